@@ -1,0 +1,1 @@
+"""Rapport: the application shell (command line, settings, logging)."""

@@ -1,0 +1,99 @@
+"""The `rapport` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rapport.logs import configure_logging, get_logger
+from rapport.settings import ConfigError, Settings
+
+__all__ = ["main"]
+
+log = get_logger(__name__)
+
+
+class UserError(Exception):
+    """Bad input from the person at the keyboard: printed plainly, exit status 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rapport", description="Rapport voice agents.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="run the local stack and the browser playground")
+    up.add_argument("--host", help="address to listen on (default RAPPORT_HOST or 127.0.0.1)")
+    up.add_argument("--port", type=int, help="port to listen on (default RAPPORT_PORT or 8080)")
+
+    call = commands.add_parser("call", help="run a scripted call headless and write a report")
+    call.add_argument("scenario", type=Path, help="scenario YAML file")
+    call.add_argument("--report", type=Path, required=True, help="where to write the JSON report")
+    return parser
+
+
+async def _call(settings: Settings, scenario_path: Path, report_path: Path) -> dict[str, object]:
+    from realtime.session import Models
+    from realtime.tools import conversation_registry
+    from realtime.transports.scenario import load_scenario
+    from realtime.transports.scripted import run_scripted_call
+    from realtime.turn_taking import registry as turn_registry
+    from statecharts.load import StatechartLibrary
+
+    scenario = load_scenario(scenario_path)
+    tools = conversation_registry()
+    chart = StatechartLibrary(settings.statechart_dir, tools).get(scenario.statechart)
+    turn_chart = StatechartLibrary(settings.statechart_dir, turn_registry).get("turn_taking")
+    models = Models.load(settings)
+    await models.warm_up()
+    report = await run_scripted_call(
+        scenario, chart=chart, turn_chart=turn_chart, tools=tools, models=models
+    )
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    report_path.write_text(json.dumps(report.data, indent=2) + "\n", encoding="utf-8")
+    return report.data
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        configure_logging(settings.log_level, settings.log_format)
+        if args.command == "call":
+            data = asyncio.run(_call(settings, args.scenario, args.report))
+            latency = data["latency"]
+            assert isinstance(latency, dict)
+            print(
+                f"call {data['call_id']}: {len(data['turns'])} turns "  # type: ignore[arg-type]
+                f"voice-to-voice ms {latency['voice_to_voice_ms']} "
+                f"barge-in stop ms {latency['barge_in_stop_ms']}; report: {args.report}"
+            )
+            return 0
+        if args.command == "up":
+            from playground.server import serve
+
+            host = args.host or settings.host
+            port = args.port or settings.port
+            asyncio.run(serve(settings, host=host, port=port))
+            return 0
+    except KeyboardInterrupt:
+        return 130
+    except (ConfigError, UserError) as exc:
+        print(f"rapport: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        from realtime.transports.scenario import ScenarioError
+        from statecharts.errors import StatechartError
+
+        if isinstance(exc, ScenarioError | StatechartError):
+            print(f"rapport: {exc}", file=sys.stderr)
+            return 2
+        raise
+    return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

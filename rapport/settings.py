@@ -1,0 +1,127 @@
+"""The one place configuration is read: environment variables, with embedded defaults.
+
+Every other module receives a `Settings` value; nothing else reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, get_args
+
+__all__ = [
+    "ConfigError",
+    "LLMProvider",
+    "STTProvider",
+    "Secret",
+    "Settings",
+    "TTSProvider",
+]
+
+STTProvider = Literal["local", "deepgram", "assemblyai"]
+LLMProvider = Literal["local", "openai", "openai_compatible", "anthropic"]
+TTSProvider = Literal["local", "elevenlabs", "azure"]
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """A setting is missing or invalid; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A credential that never shows its value in repr, str or logs."""
+
+    value: str = field(repr=False)
+
+    def __str__(self) -> str:
+        return "Secret(****)"
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = env.get(name, default).strip().lower()
+    if value not in allowed:
+        raise ConfigError(f"{name}={value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not an integer") from None
+
+
+def _secret(env: Mapping[str, str], name: str) -> Secret | None:
+    raw = env.get(name, "").strip()
+    return Secret(raw) if raw else None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration for one process."""
+
+    state_dir: Path
+    statechart_dir: Path
+    host: str
+    port: int
+    log_level: str
+    log_format: Literal["console", "json"]
+    stt_provider: STTProvider
+    llm_provider: LLMProvider
+    tts_provider: TTSProvider
+    llm_model: str | None
+    llm_base_url: str | None
+    llm_threads: int
+    tts_voice: str | None
+    deepgram_api_key: Secret | None
+    assemblyai_api_key: Secret | None
+    openai_api_key: Secret | None
+    anthropic_api_key: Secret | None
+    elevenlabs_api_key: Secret | None
+    azure_speech_key: Secret | None
+    azure_speech_region: str | None
+    livekit_url: str | None
+    livekit_api_key: Secret | None
+    livekit_api_secret: Secret | None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        log_format = _choice(env, "RAPPORT_LOG_FORMAT", ("console", "json"), "console")
+        return cls(
+            state_dir=Path(env.get("RAPPORT_STATE_DIR", str(PROJECT_ROOT / ".state"))),
+            statechart_dir=Path(
+                env.get("RAPPORT_STATECHART_DIR", str(PROJECT_ROOT / "statecharts" / "definitions"))
+            ),
+            host=env.get("RAPPORT_HOST", "127.0.0.1"),
+            port=_int(env, "RAPPORT_PORT", 8080),
+            log_level=env.get("RAPPORT_LOG_LEVEL", "info").lower(),
+            log_format="json" if log_format == "json" else "console",
+            stt_provider=_choice(env, "RAPPORT_STT", get_args(STTProvider), "local"),  # type: ignore[arg-type]
+            llm_provider=_choice(env, "RAPPORT_LLM", get_args(LLMProvider), "local"),  # type: ignore[arg-type]
+            tts_provider=_choice(env, "RAPPORT_TTS", get_args(TTSProvider), "local"),  # type: ignore[arg-type]
+            llm_model=env.get("RAPPORT_LLM_MODEL") or None,
+            llm_base_url=env.get("RAPPORT_LLM_BASE_URL") or None,
+            llm_threads=_int(env, "RAPPORT_LLM_THREADS", 2),
+            tts_voice=env.get("RAPPORT_TTS_VOICE") or None,
+            deepgram_api_key=_secret(env, "DEEPGRAM_API_KEY"),
+            assemblyai_api_key=_secret(env, "ASSEMBLYAI_API_KEY"),
+            openai_api_key=_secret(env, "OPENAI_API_KEY"),
+            anthropic_api_key=_secret(env, "ANTHROPIC_API_KEY"),
+            elevenlabs_api_key=_secret(env, "ELEVEN_API_KEY"),
+            azure_speech_key=_secret(env, "AZURE_SPEECH_KEY"),
+            azure_speech_region=env.get("AZURE_SPEECH_REGION") or None,
+            livekit_url=env.get("LIVEKIT_URL") or None,
+            livekit_api_key=_secret(env, "LIVEKIT_API_KEY"),
+            livekit_api_secret=_secret(env, "LIVEKIT_API_SECRET"),
+        )

@@ -1,0 +1,101 @@
+"""The livekit `Agent` that plays a conversation statechart.
+
+The chart's current stage decides the LLM's instructions and tools. Each event leaving the stage
+is offered to the LLM as a tool: calling it moves the conversation to the next stage, which swaps
+the instructions and tools before the LLM speaks again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from livekit.agents import Agent, llm
+
+from statecharts.build import build_machine, stage_tools
+from statecharts.clock import Clock
+from statecharts.records import Statechart, TransitionRecord
+from statecharts.registry import Registry
+
+__all__ = ["Conversation", "StageAgent", "ToolFactory"]
+
+ToolFactory = Callable[[], llm.FunctionTool | llm.RawFunctionTool]
+"""Builds the livekit tool for a tool name a stage lists (the conversation tool registry's spec)."""
+
+_STYLE = (
+    "You are on a live phone call. Answer in one or two short spoken sentences. "
+    "No lists, no markdown, no emoji."
+)
+
+
+class Conversation:
+    """The conversation's stage; its machine is built from the chart."""
+
+    state: str
+
+
+class StageAgent(Agent):
+    """An agent whose instructions and tools follow the conversation chart's current stage."""
+
+    def __init__(
+        self,
+        chart: Statechart,
+        registry: Registry,
+        *,
+        clock: Clock,
+        on_transition: Callable[[TransitionRecord], None],
+    ) -> None:
+        self.chart = chart
+        self._registry = registry
+        self.conversation = Conversation()
+        self.machine = build_machine(
+            chart, self.conversation, registry, clock=clock, on_transition=on_transition
+        )
+        super().__init__(instructions=self._instructions(), tools=self._tools())
+
+    @property
+    def stage(self) -> str:
+        return self.conversation.state
+
+    @property
+    def greeting(self) -> str | None:
+        greeting = self.chart.settings.get("greeting")
+        return str(greeting) if greeting else None
+
+    def _instructions(self) -> str:
+        role = str(self.chart.settings.get("role", "")).strip()
+        stage = self.chart.states[self.stage]
+        return "\n\n".join(part for part in (role, stage.instructions or "", _STYLE) if part)
+
+    def _tools(self) -> list[llm.Tool | llm.Toolset]:
+        tools: list[llm.Tool | llm.Toolset] = [
+            self._move_tool(event, description) for event, description, _ in stage_tools(
+                self.chart, self.stage
+            )
+        ]
+        for name in self.chart.states[self.stage].tools:
+            factory = self._registry.tool_spec(name)
+            assert callable(factory)
+            tools.append(factory())
+        return tools
+
+    def _move_tool(self, event: str, description: str | None) -> llm.RawFunctionTool:
+        schema: Mapping[str, Any] = {
+            "name": event,
+            "description": description or f"Call when the conversation should {event}.",
+            "parameters": {"type": "object", "properties": {}},
+        }
+
+        async def move(raw_arguments: dict[str, object]) -> str:
+            await self.move(event)
+            return f"Now in stage {self.stage}. Continue the call."
+
+        return llm.function_tool(move, raw_schema=dict(schema))
+
+    async def move(self, event: str) -> None:
+        """Fire a chart event and bring instructions and tools in line with the new stage."""
+        before = self.stage
+        self.machine.events[event].trigger(self.conversation)
+        if self.stage != before:
+            await self.update_instructions(self._instructions())
+            await self.update_tools(self._tools())

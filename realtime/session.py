@@ -1,0 +1,61 @@
+"""Builds the `AgentSession` for a call, and the models it shares with every other call.
+
+livekit's endpointing and interruption are switched off here on purpose: the turn-taking
+machine (`realtime.turn_taking`) commits turns and decides barge-ins. Turn detection is set
+explicitly to "manual" because livekit's default detector would fetch a model at run time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from livekit.agents import AgentSession, llm, stt, tts, vad
+
+from rapport.settings import Settings
+from realtime import providers
+
+__all__ = ["Models", "build_session"]
+
+
+@dataclass(frozen=True)
+class Models:
+    """Provider instances; loaded once per process and shared by its calls."""
+
+    stt: stt.STT
+    llm: llm.LLM
+    tts: tts.TTS
+    vad: vad.VAD
+
+    @classmethod
+    def load(cls, settings: Settings) -> Models:
+        providers.check_providers(settings)
+        return cls(
+            stt=providers.build_stt(settings),
+            llm=providers.build_llm(settings),
+            tts=providers.build_tts(settings),
+            vad=providers.build_vad(settings),
+        )
+
+    async def warm_up(self) -> None:
+        """Run each local model once so the first caller doesn't pay for lazy loading."""
+        for model in (self.stt, self.llm, self.tts):
+            warm_up = getattr(model, "warm_up", None)
+            if warm_up is not None:
+                await asyncio.to_thread(warm_up)
+
+
+def build_session(models: Models) -> AgentSession:
+    return AgentSession(
+        stt=models.stt,
+        llm=models.llm,
+        tts=models.tts,
+        vad=models.vad,
+        turn_handling={
+            "turn_detection": "manual",
+            "interruption": {"enabled": False, "discard_audio_if_uninterruptible": False},
+            "preemptive_generation": {"enabled": False},
+        },
+        use_tts_aligned_transcript=True,
+        user_away_timeout=None,
+    )

@@ -1,0 +1,239 @@
+"""Scripted calls: a caller made of a scenario file talks to a real agent session, headless.
+
+All caller audio is rendered before the call starts, so synthesis never competes with the agent
+for the CPU mid-call. Times in the report are the caller's: when its audio reached the agent's
+input and when agent audio was played to it, in ms from the start of the call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from livekit.agents.voice.events import UserInputTranscribedEvent
+
+from rapport.logs import get_logger
+from realtime.audio_files import AudioFileError, read_audio, resample, trim_silence
+from realtime.audio_io import CallerAudioInput, PlayedSegment, Utterance
+from realtime.call import Call
+from realtime.events import CallEvent
+from realtime.session import Models
+from realtime.transports.scenario import Scenario, ScenarioError, Turn
+from statecharts.records import Statechart
+from statecharts.registry import Registry
+
+__all__ = ["CallReport", "caller_voice", "render_turns", "run_scripted_call"]
+
+log = get_logger(__name__)
+
+RATE = 16000
+NATURAL_GAP_S = 0.6
+REPLY_TIMEOUT_S = 30.0
+# The caller's voice: the bundled voice synthesised slowly, then played faster, so it is pitched
+# a quarter higher than the agent's and easy to tell apart in a recording.
+CALLER_PITCH = 1.25
+
+
+def caller_voice(text: str) -> np.ndarray:
+    """Synthesise `text` in the caller's voice: mono int16 at 16 kHz, silence trimmed."""
+    from realtime.plugins.piper_tts import synthesize_pcm
+
+    pcm, rate, _ = synthesize_pcm(text, length_scale=CALLER_PITCH)
+    return trim_silence(resample(pcm, int(rate * CALLER_PITCH), RATE), rate=RATE)
+
+
+def render_turns(scenario: Scenario) -> list[np.ndarray | None]:
+    """Audio for each turn (None for a pause); errors name the file and the turn."""
+    rendered: list[np.ndarray | None] = []
+    for index, turn in enumerate(scenario.turns):
+        if turn.say is not None:
+            rendered.append(caller_voice(turn.say))
+        elif turn.audio is not None:
+            try:
+                rendered.append(trim_silence(read_audio(turn.audio, rate=RATE), rate=RATE))
+            except AudioFileError as exc:
+                raise ScenarioError(f"{scenario.path}: caller.turns[{index}].audio: {exc}") from None
+        else:
+            rendered.append(None)
+    return rendered
+
+
+@dataclass
+class _CallerTurn:
+    turn: Turn
+    utterance: Utterance
+    transcripts: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CallReport:
+    """The report `rapport call` writes, as the caller experienced the call."""
+
+    data: dict[str, object]
+
+
+async def _until(condition: Callable[[], bool], timeout: float) -> bool:
+    # Harness-side polling: this is the caller's script, not the agent's hot path.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True
+
+
+def _agent_idle(call: Call) -> bool:
+    return call.output.idle and call.turns.state == "listening"
+
+
+async def _wait_idle(call: Call, gap: float, timeout: float) -> None:
+    """Until the agent has held still for `gap` seconds (its reply is over), or `timeout`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        if not await _until(lambda: _agent_idle(call), deadline - loop.time()):
+            return
+        if not await _until(lambda: not _agent_idle(call), gap):
+            return
+
+
+async def run_scripted_call(
+    scenario: Scenario,
+    *,
+    chart: Statechart,
+    turn_chart: Statechart,
+    tools: Registry,
+    models: Models,
+) -> CallReport:
+    audio = render_turns(scenario)
+    events: list[CallEvent] = []
+    audio_in = CallerAudioInput(now=asyncio.get_running_loop().time, sample_rate=RATE)
+    call = Call(
+        chart=chart,
+        turn_chart=turn_chart,
+        tools=tools,
+        models=models,
+        audio_in=audio_in,
+        sink=events.append,
+    )
+    caller_turns: list[_CallerTurn] = []
+
+    def on_transcribed(ev: UserInputTranscribedEvent) -> None:
+        if ev.is_final and ev.transcript.strip() and caller_turns:
+            caller_turns[-1].transcripts.append(ev.transcript.strip())
+
+    call.session.on("user_input_transcribed", on_transcribed)
+    t0 = call.clock.now()
+    await call.start()
+    try:
+        await _wait_idle(call, NATURAL_GAP_S, REPLY_TIMEOUT_S)
+        for turn, pcm in zip(scenario.turns, audio, strict=True):
+            if pcm is None:
+                await asyncio.sleep((turn.pause_ms or 0) / 1000)
+                continue
+            if turn.barge_in_after_ms is not None:
+                replies_before = call.output.segments_started
+                if not await _until(
+                    lambda n=replies_before: call.output.segments_started > n, REPLY_TIMEOUT_S
+                ):
+                    log.warning("scripted.no_reply_to_barge_into")
+                await asyncio.sleep(turn.barge_in_after_ms / 1000)
+            else:
+                await _wait_idle(call, NATURAL_GAP_S, REPLY_TIMEOUT_S)
+            caller_turns.append(_CallerTurn(turn=turn, utterance=audio_in.say(pcm)))
+            await caller_turns[-1].utterance.done.wait()
+        await asyncio.sleep(NATURAL_GAP_S)
+        await _wait_idle(call, NATURAL_GAP_S * 2, REPLY_TIMEOUT_S)
+    finally:
+        await call.hangup("script_finished")
+    return CallReport(
+        data=_report(call, chart, caller_turns, call.segments, t0, events_recorded=len(events))
+    )
+
+
+def _ms(t: float, t0: float) -> int:
+    return round((t - t0) * 1000)
+
+
+def _report(
+    call: Call,
+    chart: Statechart,
+    caller_turns: list[_CallerTurn],
+    segments: list[PlayedSegment],
+    t0: float,
+    *,
+    events_recorded: int,
+) -> dict[str, object]:
+    rows: list[dict[str, object]] = []
+    for ct in caller_turns:
+        u = ct.utterance
+        assert u.started_at is not None and u.ended_at is not None
+        rows.append(
+            {
+                "speaker": "caller",
+                "text": " ".join(ct.transcripts),
+                "heard_text": None,
+                "interrupted": False,
+                "start_ms": _ms(u.started_at, t0),
+                "end_ms": _ms(u.ended_at, t0),
+                "barge_in": ct.turn.barge_in_after_ms is not None,
+            }
+        )
+    for seg in segments:
+        if seg.played_s <= 0:
+            continue
+        rows.append(
+            {
+                "speaker": "agent",
+                "text": seg.text,
+                "heard_text": seg.heard_text,
+                "interrupted": seg.interrupted,
+                "start_ms": _ms(seg.started_at, t0),
+                "end_ms": _ms(seg.ended_at, t0),
+            }
+        )
+    rows.sort(key=lambda r: (r["start_ms"], r["speaker"]))  # type: ignore[arg-type,return-value]
+    played = [s for s in segments if s.played_s > 0]
+    voice_to_voice: list[int] = []
+    barge_in_stop: list[int] = []
+    for index, ct in enumerate(caller_turns):
+        u = ct.utterance
+        assert u.started_at is not None and u.ended_at is not None
+        if ct.turn.barge_in_after_ms is not None:
+            cut = next(
+                (s for s in played if s.started_at <= u.started_at < s.ended_at and s.interrupted),
+                None,
+            )
+            if cut is not None:
+                barge_in_stop.append(_ms(cut.ended_at, u.started_at))
+        next_start = (
+            caller_turns[index + 1].utterance.started_at if index + 1 < len(caller_turns) else None
+        )
+        reply = next(
+            (
+                s
+                for s in played
+                if s.started_at >= u.ended_at and (next_start is None or s.started_at < next_start)
+            ),
+            None,
+        )
+        if reply is not None:
+            voice_to_voice.append(_ms(reply.started_at, u.ended_at))
+    return {
+        "call_id": call.call_id,
+        "statechart": {"name": chart.id, "version": chart.version},
+        "turns": rows,
+        "latency": {
+            "voice_to_voice_ms": voice_to_voice,
+            "barge_in_stop_ms": barge_in_stop,
+        },
+        "events_recorded": events_recorded,
+    }
+
+
+def default_report_path(scenario_path: Path) -> Path:
+    return scenario_path.with_suffix(".report.json")
