@@ -49,12 +49,14 @@ async def _call(settings: Settings, scenario_path: Path, report_path: Path) -> d
     turn_chart = StatechartLibrary(settings.statechart_dir, turn_registry).get("turn_taking")
     models = Models.load(settings)
     await models.warm_up()
-    report = await run_scripted_call(
-        scenario, chart=chart, turn_chart=turn_chart, tools=tools, models=models
-    )
-    report_path.parent.mkdir(parents=True, exist_ok=True)
-    report_path.write_text(json.dumps(report.data, indent=2) + "\n", encoding="utf-8")
+    report = await run_scripted_call(scenario, chart=chart, turn_chart=turn_chart, tools=tools, models=models)
+    await asyncio.to_thread(_write_report, report_path, report.data)
     return report.data
+
+
+def _write_report(path: Path, data: dict[str, object]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

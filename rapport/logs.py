@@ -25,6 +25,9 @@ def configure_logging(level: str = "info", fmt: str = "console") -> None:
     """Route structlog and stdlib logging (livekit, temporal) to stderr."""
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     logging.basicConfig(stream=sys.stderr, level=numeric, format="%(name)s %(levelname)s %(message)s")
+    # transitions logs every callback at INFO and every ignored trigger at WARNING; the machines
+    # record their own transitions as events instead.
+    logging.getLogger("transitions").setLevel(logging.ERROR)
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer()
     )

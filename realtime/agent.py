@@ -51,7 +51,7 @@ class StageAgent(Agent):
         self.machine = build_machine(
             chart, self.conversation, registry, clock=clock, on_transition=on_transition
         )
-        super().__init__(instructions=self._instructions(), tools=self._tools())
+        super().__init__(instructions=self.current_instructions(), tools=self.current_tools())
 
     @property
     def stage(self) -> str:
@@ -62,18 +62,17 @@ class StageAgent(Agent):
         greeting = self.chart.settings.get("greeting")
         return str(greeting) if greeting else None
 
-    def _instructions(self) -> str:
+    def current_instructions(self) -> str:
         role = str(self.chart.settings.get("role", "")).strip()
         stage = self.chart.states[self.stage]
         return "\n\n".join(part for part in (role, stage.instructions or "", _STYLE) if part)
 
-    def _tools(self) -> list[llm.Tool | llm.Toolset]:
+    def current_tools(self) -> list[llm.Tool | llm.Toolset]:
         tools: list[llm.Tool | llm.Toolset] = [
-            self._move_tool(event, description) for event, description, _ in stage_tools(
-                self.chart, self.stage
-            )
+            self._move_tool(event, description)
+            for event, description, _ in stage_tools(self.chart, self.stage)
         ]
-        for name in self.chart.states[self.stage].tools:
+        for name in self.chart.states[self.stage].tool_names:
             factory = self._registry.tool_spec(name)
             assert callable(factory)
             tools.append(factory())
@@ -97,5 +96,5 @@ class StageAgent(Agent):
         before = self.stage
         self.machine.events[event].trigger(self.conversation)
         if self.stage != before:
-            await self.update_instructions(self._instructions())
-            await self.update_tools(self._tools())
+            await self.update_instructions(self.current_instructions())
+            await self.update_tools(self.current_tools())

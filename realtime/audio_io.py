@@ -206,11 +206,8 @@ class CallerAudioOutput(AudioOutput):
 
     def _finish(self, segment: _Segment, *, interrupted: bool) -> None:
         text = " ".join(w.word for w in segment.words)
-        if segment.words:
-            heard = " ".join(heard_words(segment.words, segment.played_s))
-        else:
-            # A provider without word timings: livekit keeps its own (unsynchronised) text.
-            heard = ""
+        # A provider without word timings: livekit keeps its own (unsynchronised) text.
+        heard = " ".join(heard_words(segment.words, segment.played_s)) if segment.words else ""
         played = PlayedSegment(
             started_at=segment.started_at if segment.started_at is not None else self._now(),
             ended_at=segment.last_frame_end if segment.last_frame_end is not None else self._now(),
@@ -245,9 +242,7 @@ class CallerAudioInput(AudioInput):
     `paced=False` is for live sources (the browser) that already arrive in real time.
     """
 
-    def __init__(
-        self, *, now: Callable[[], float], sample_rate: int = 16000, paced: bool = True
-    ) -> None:
+    def __init__(self, *, now: Callable[[], float], sample_rate: int = 16000, paced: bool = True) -> None:
         super().__init__(label="CallerAudioInput")
         self._now = now
         self.sample_rate = sample_rate

@@ -12,9 +12,9 @@ from collections.abc import Callable
 
 from livekit.agents import AgentSession
 from livekit.agents.voice.events import UserInputTranscribedEvent, UserStateChangedEvent
+from livekit.agents.voice.io import AudioOutput, PlaybackFinishedEvent, PlaybackStartedEvent
 
 from rapport.logs import get_logger
-from livekit.agents.voice.io import AudioOutput, PlaybackFinishedEvent, PlaybackStartedEvent
 from realtime.turn_taking import Command, TurnTaking
 
 __all__ = ["TurnTakingBridge"]

@@ -59,9 +59,7 @@ def build_stt(settings: Settings) -> stt.STT:
         case "assemblyai":
             from livekit.plugins import assemblyai
 
-            key = _require(
-                settings.assemblyai_api_key, "ASSEMBLYAI_API_KEY", "assemblyai", "RAPPORT_STT"
-            )
+            key = _require(settings.assemblyai_api_key, "ASSEMBLYAI_API_KEY", "assemblyai", "RAPPORT_STT")
             return assemblyai.STT(api_key=key)
         case _:
             from realtime.plugins.whisper_stt import WhisperSTT
@@ -87,14 +85,13 @@ def build_llm(settings: Settings) -> llm.LLM:
         case "anthropic":
             from livekit.plugins import anthropic
 
-            key = _require(
-                settings.anthropic_api_key, "ANTHROPIC_API_KEY", "anthropic", "RAPPORT_LLM"
-            )
+            key = _require(settings.anthropic_api_key, "ANTHROPIC_API_KEY", "anthropic", "RAPPORT_LLM")
             return anthropic.LLM(model=settings.llm_model or DEFAULT_ANTHROPIC_MODEL, api_key=key)
         case _:
-            from realtime.plugins.llama_llm import LlamaLLM
+            from realtime.plugins.llama_llm import LlamaLLM, assemble_model
 
-            return LlamaLLM(threads=settings.llm_threads)
+            model_file = assemble_model(settings.state_dir / "models")
+            return LlamaLLM(model_file=model_file, threads=settings.llm_threads)
 
 
 def build_tts(settings: Settings) -> tts.TTS:
@@ -125,6 +122,4 @@ def build_tts(settings: Settings) -> tts.TTS:
 def build_vad(settings: Settings) -> vad.VAD:
     from livekit.plugins import silero
 
-    return silero.VAD.load(
-        min_silence_duration=VAD_MIN_SILENCE_S, min_speech_duration=VAD_MIN_SPEECH_S
-    )
+    return silero.VAD.load(min_silence_duration=VAD_MIN_SILENCE_S, min_speech_duration=VAD_MIN_SPEECH_S)

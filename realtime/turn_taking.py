@@ -114,9 +114,7 @@ class TurnTaking:
         self.barge_in_origin: str | None = None
         self.agent_audio_during_barge_in = False
         self._barge_in_timer: Cancellable | None = None
-        self.machine = build_machine(
-            chart, self, registry, clock=clock, on_transition=on_transition
-        )
+        self.machine = build_machine(chart, self, registry, clock=clock, on_transition=on_transition)
 
     # Inputs. Each is one machine event; the bridge calls these from session callbacks.
 

@@ -50,7 +50,10 @@ def build_machine(
         return lambda ev: fn(_context(model, ev, ref))
 
     def fire(event: str) -> Callable[[], None]:
-        return lambda: machine.events[event].trigger(model)
+        def trigger() -> None:
+            machine.events[event].trigger(model)
+
+        return trigger
 
     def arm(delays: list[int]) -> Callable[[EventData], None]:
         def schedule(_ev: EventData) -> None:
@@ -105,6 +108,7 @@ def build_machine(
                 before=[action(ref) for ref in t.actions],
             )
     # The initial state's entry actions and timers run as if it had just been entered.
+    assert chart.initial is not None  # checked before building
     initial = machine.get_state(chart.initial)
     initial.enter(EventData(initial, None, machine, model, args=(), kwargs={}))
     return machine

@@ -68,31 +68,27 @@ def check_statechart(chart: Statechart, registry: Registry) -> list[Problem]:
             problems.append(Problem(state.loc, f"final state {state.name!r} cannot have transitions"))
         leaves = any(t.target not in (None, state.name) for t in state.transitions)
         if not state.final and not leaves:
+            problems.append(Problem(state.loc, f"state {state.name!r} has no way out and is not final"))
+        timed = any(t.after_ms is not None for t in state.transitions)
+        if chart.kind == "turn_taking" and not state.final and not timed:
             problems.append(
-                Problem(state.loc, f"state {state.name!r} has no way out and is not final")
-            )
-        if chart.kind == "turn_taking" and not state.final:
-            if not any(t.after_ms is not None for t in state.transitions):
-                problems.append(
-                    Problem(
-                        state.loc,
-                        f"state {state.name!r} has no timeout: add an 'after' transition so the "
-                        "agent can never be stuck in it",
-                    )
+                Problem(
+                    state.loc,
+                    f"state {state.name!r} has no timeout: add an 'after' transition so the "
+                    "agent can never be stuck in it",
                 )
+            )
         for tool, loc in state.tools:
             if not registry.has_tool(tool):
-                known = sorted(registry.tool_names)
-                problems.append(
-                    Problem(loc, f"tool {tool!r} is not registered{_suggest(tool, known)}")
-                )
+                suggestion = _suggest(tool, sorted(registry.tool_names))
+                problems.append(Problem(loc, f"tool {tool!r} is not registered{suggestion}"))
     for kind, ref in _callbacks(chart):
-        known = registry.guard_names if kind == "guard" else registry.action_names
-        if ref.name not in known:
+        registered = registry.guard_names if kind == "guard" else registry.action_names
+        if ref.name not in registered:
             problems.append(
                 Problem(
                     ref.loc,
-                    f"{kind} {ref.name!r} is not registered{_suggest(ref.name, sorted(known))}",
+                    f"{kind} {ref.name!r} is not registered{_suggest(ref.name, sorted(registered))}",
                 )
             )
     reachable = _reachable(chart)

@@ -44,9 +44,7 @@ class _Parser:
         for key_node, value_node in node.value:
             key = str(key_node.value)
             if allowed and key not in allowed:
-                self.problem(
-                    key_node, f"unknown key {key!r} in {what} (allowed: {', '.join(allowed)})"
-                )
+                self.problem(key_node, f"unknown key {key!r} in {what} (allowed: {', '.join(allowed)})")
             elif key in out:
                 self.problem(key_node, f"duplicate key {key!r} in {what}")
             else:
@@ -97,9 +95,7 @@ class _Parser:
                 refs.append(CallbackRef(name, dict(params), self.loc(entries["type"])))
         return tuple(refs)
 
-    def transitions(
-        self, event: str, node: Node, *, after_ms: int | None, key: Node
-    ) -> list[Transition]:
+    def transitions(self, event: str, node: Node, *, after_ms: int | None, key: Node) -> list[Transition]:
         items = node.value if isinstance(node, SequenceNode) else [node]
         if isinstance(node, SequenceNode) and not items:
             self.problem(node, f"{event!r} has an empty list of transitions")
@@ -227,7 +223,7 @@ def parse_statechart(path: Path) -> tuple[Statechart | None, list[Problem]]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise StatechartError([Problem(Location(str(path), 1, 1), f"cannot read: {exc.strerror}")])
+        raise StatechartError([Problem(Location(str(path), 1, 1), f"cannot read: {exc.strerror}")]) from None
     version = hashlib.sha256(raw).hexdigest()[:12]
     parser = _Parser(path)
     try:

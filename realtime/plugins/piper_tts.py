@@ -85,9 +85,7 @@ def _word_timings(
     return out
 
 
-def synthesize_pcm(
-    text: str, *, length_scale: float = 1.0
-) -> tuple[np.ndarray, int, list[SpokenWord]]:
+def synthesize_pcm(text: str, *, length_scale: float = 1.0) -> tuple[np.ndarray, int, list[SpokenWord]]:
     """Synthesise `text` (blocking): mono int16 audio, its sample rate, and word timings."""
     voice = load_voice()
     rate = voice.config.sample_rate
@@ -173,13 +171,9 @@ class PiperTTS(tts.TTS):
     ) -> tts.SynthesizeStream:
         return _PiperStream(tts=self, conn_options=conn_options)
 
-    async def speak(
-        self, emitter: tts.AudioEmitter, text: str, offset: float
-    ) -> float:
-        """Synthesise `text` off the event loop and emit it at `offset` s; returns the new offset."""
-        pcm, rate, words = await asyncio.to_thread(
-            synthesize_pcm, text, length_scale=self._length_scale
-        )
+    async def speak(self, emitter: tts.AudioEmitter, text: str, offset: float) -> float:
+        """Synthesise `text` off the event loop, emit it at `offset` s; return the new offset."""
+        pcm, rate, words = await asyncio.to_thread(synthesize_pcm, text, length_scale=self._length_scale)
         emitter.push_timed_transcript(
             [TimedString(f"{w.word} ", start_time=offset + w.start, end_time=offset + w.end) for w in words]
         )
@@ -215,9 +209,7 @@ class _PiperStream(tts.SynthesizeStream):
         offset = 0.0
         async for data in self._input_ch:
             self._mark_started()
-            clauses = (
-                splitter.flush() if isinstance(data, self._FlushSentinel) else splitter.push(data)
-            )
+            clauses = splitter.flush() if isinstance(data, self._FlushSentinel) else splitter.push(data)
             for clause in clauses:
                 offset = await self._tts.speak(output_emitter, clause, offset)
         for clause in splitter.flush():

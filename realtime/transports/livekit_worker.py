@@ -18,6 +18,7 @@ from statecharts.load import StatechartLibrary
 
 __all__ = ["server"]
 
+
 def _prewarm(proc: JobProcess) -> None:
     # Models load once per worker process, before it accepts jobs: no call pays for loading.
     settings = Settings.from_env()

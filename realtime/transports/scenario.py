@@ -95,8 +95,7 @@ def load_scenario(path: Path) -> Scenario:
             audio = (path.parent / turn.audio).resolve()
             if not audio.is_file():
                 raise ScenarioError(
-                    f"{path}: caller.turns[{index}].audio: {turn.audio} does not exist "
-                    f"(looked for {audio})"
+                    f"{path}: caller.turns[{index}].audio: {turn.audio} does not exist (looked for {audio})"
                 )
         turns.append(
             Turn(

@@ -19,7 +19,7 @@ from rapport.logs import get_logger
 from realtime.audio_files import AudioFileError, read_audio, resample, trim_silence
 from realtime.audio_io import CallerAudioInput, PlayedSegment, Utterance
 from realtime.call import Call
-from realtime.events import CallEvent
+from realtime.events import CallEvent, as_dict
 from realtime.session import Models
 from realtime.transports.scenario import Scenario, ScenarioError, Turn
 from statecharts.records import Statechart
@@ -75,10 +75,10 @@ class CallReport:
     data: dict[str, object]
 
 
-async def _until(condition: Callable[[], bool], timeout: float) -> bool:
+async def _until(condition: Callable[[], bool], within: float) -> bool:
     # Harness-side polling: this is the caller's script, not the agent's hot path.
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while not condition():
         if loop.time() >= deadline:
             return False
@@ -86,14 +86,18 @@ async def _until(condition: Callable[[], bool], timeout: float) -> bool:
     return True
 
 
+def _replies_beyond(call: Call, count: int) -> Callable[[], bool]:
+    return lambda: call.output.segments_started > count
+
+
 def _agent_idle(call: Call) -> bool:
     return call.output.idle and call.turns.state == "listening"
 
 
-async def _wait_idle(call: Call, gap: float, timeout: float) -> None:
-    """Until the agent has held still for `gap` seconds (its reply is over), or `timeout`."""
+async def _wait_idle(call: Call, gap: float, within: float) -> None:
+    """Until the agent has held still for `gap` seconds (its reply is over), or `within` s."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while loop.time() < deadline:
         if not await _until(lambda: _agent_idle(call), deadline - loop.time()):
             return
@@ -131,28 +135,27 @@ async def run_scripted_call(
     await call.start()
     try:
         await _wait_idle(call, NATURAL_GAP_S, REPLY_TIMEOUT_S)
+        # Agent replies already started when the caller last stopped talking: a barge-in waits
+        # for the reply after that one.
+        replies_before = call.output.segments_started
         for turn, pcm in zip(scenario.turns, audio, strict=True):
             if pcm is None:
                 await asyncio.sleep((turn.pause_ms or 0) / 1000)
                 continue
             if turn.barge_in_after_ms is not None:
-                replies_before = call.output.segments_started
-                if not await _until(
-                    lambda n=replies_before: call.output.segments_started > n, REPLY_TIMEOUT_S
-                ):
+                if not await _until(_replies_beyond(call, replies_before), REPLY_TIMEOUT_S):
                     log.warning("scripted.no_reply_to_barge_into")
                 await asyncio.sleep(turn.barge_in_after_ms / 1000)
             else:
                 await _wait_idle(call, NATURAL_GAP_S, REPLY_TIMEOUT_S)
             caller_turns.append(_CallerTurn(turn=turn, utterance=audio_in.say(pcm)))
             await caller_turns[-1].utterance.done.wait()
+            replies_before = call.output.segments_started
         await asyncio.sleep(NATURAL_GAP_S)
         await _wait_idle(call, NATURAL_GAP_S * 2, REPLY_TIMEOUT_S)
     finally:
         await call.hangup("script_finished")
-    return CallReport(
-        data=_report(call, chart, caller_turns, call.segments, t0, events_recorded=len(events))
-    )
+    return CallReport(data=_report(call, chart, caller_turns, call.segments, t0, events=events))
 
 
 def _ms(t: float, t0: float) -> int:
@@ -166,7 +169,7 @@ def _report(
     segments: list[PlayedSegment],
     t0: float,
     *,
-    events_recorded: int,
+    events: list[CallEvent],
 ) -> dict[str, object]:
     rows: list[dict[str, object]] = []
     for ct in caller_turns:
@@ -210,9 +213,7 @@ def _report(
             )
             if cut is not None:
                 barge_in_stop.append(_ms(cut.ended_at, u.started_at))
-        next_start = (
-            caller_turns[index + 1].utterance.started_at if index + 1 < len(caller_turns) else None
-        )
+        next_start = caller_turns[index + 1].utterance.started_at if index + 1 < len(caller_turns) else None
         reply = next(
             (
                 s
@@ -231,8 +232,17 @@ def _report(
             "voice_to_voice_ms": voice_to_voice,
             "barge_in_stop_ms": barge_in_stop,
         },
-        "events_recorded": events_recorded,
+        "events": [_event_row(event, t0) for event in events],
     }
+
+
+def _event_row(event: CallEvent, t0: float) -> dict[str, object]:
+    row = as_dict(event)
+    for key in ("at", "started_at", "ended_at"):
+        if isinstance(value := row.pop(key, None), float):
+            row[f"{key}_ms"] = _ms(value, t0)
+    # What was said is already in `turns`; the event list is the machines' timeline.
+    return {k: v for k, v in row.items() if k not in ("text", "heard_text")}
 
 
 def default_report_path(scenario_path: Path) -> Path:
