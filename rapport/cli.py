@@ -11,6 +11,9 @@ from pathlib import Path
 
 from rapport.logs import configure_logging, get_logger
 from rapport.settings import ConfigError, Settings
+from realtime.transports.scenario import ScenarioError
+from statecharts.errors import StatechartError
+from statecharts.load import UnknownStatechart
 
 __all__ = ["main"]
 
@@ -83,17 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
     except KeyboardInterrupt:
         return 130
-    except (ConfigError, UserError) as exc:
+    except (ConfigError, UserError, ScenarioError, StatechartError, UnknownStatechart) as exc:
+        # The user's input is wrong: say what and where, without a traceback.
         print(f"rapport: {exc}", file=sys.stderr)
         return 2
-    except Exception as exc:
-        from realtime.transports.scenario import ScenarioError
-        from statecharts.errors import StatechartError
-
-        if isinstance(exc, ScenarioError | StatechartError):
-            print(f"rapport: {exc}", file=sys.stderr)
-            return 2
-        raise
     return 1
 
 

@@ -233,6 +233,12 @@ def _report(
             "barge_in_stop_ms": barge_in_stop,
         },
         "events": [_event_row(event, t0) for event in events],
+        # What the LLM will see as the conversation so far: interrupted replies as heard.
+        "llm_context": [
+            {"role": item.role, "text": item.text_content or ""}
+            for item in call.session.history.items
+            if item.type == "message" and item.role in ("user", "assistant")
+        ],
     }
 
 

@@ -1,0 +1,145 @@
+"""The embedded local models, run for real: Whisper hears Piper, the LLM streams, TTS streams."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import re
+import threading
+
+import numpy as np
+from livekit import rtc
+from livekit.agents import llm
+
+from realtime.plugins.llama_llm import ReplyFilter, ToolMention, chat_messages
+from realtime.plugins.piper_tts import PiperTTS, synthesize_pcm
+from realtime.plugins.whisper_stt import collapse_repeats, transcribe
+from realtime.session import Models
+from realtime.transports.scripted import caller_voice
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z']+", text.lower()))
+
+
+def test_whisper_transcribes_real_speech() -> None:
+    """A sentence spoken by the caller voice comes back with (nearly) all its words."""
+    said = "Do you have a few minutes to talk about your delivery routes?"
+    heard = transcribe(caller_voice(said).astype(np.float32) / 32768)
+    missing = _words(said) - _words(heard)
+    assert len(missing) <= 1, (heard, missing)
+
+
+def test_whisper_returns_nothing_for_silence() -> None:
+    """Two seconds of silence are no words at all, not a hallucinated sentence."""
+    assert transcribe(np.zeros(32000, np.float32)) == ""
+
+
+def test_whisper_loops_are_cut_back_to_what_was_said() -> None:
+    """A decode that starts over after a sentence ('Yes. Yes. Yes') keeps only the first."""
+    assert collapse_repeats("Yes. Yes. Yes.") == "Yes."
+    assert collapse_repeats("What does it cost? What does the") == "What does it cost?"
+    assert collapse_repeats("No, I said no.") == "No, I said no."
+
+
+async def test_the_stt_plugin_accepts_any_rate_and_channel_count(models: Models) -> None:
+    """livekit hands the STT 48 kHz stereo frames from a room; they are downmixed and resampled."""
+    from realtime.audio_files import resample
+
+    pcm16k = caller_voice("Tell me about pricing.")
+    pcm48k = resample(pcm16k, 16000, 48000)
+    stereo = np.repeat(pcm48k[:, None], 2, axis=1)
+    frame = rtc.AudioFrame(stereo.tobytes(), 48000, 2, len(pcm48k))
+    event = await models.stt.recognize([frame])
+    assert {"pricing"} <= _words(event.alternatives[0].text)
+
+
+async def test_the_llm_streams_a_reply_in_pieces(models: Models) -> None:
+    """The reply arrives as several chunks (TTS can start on the first), and is short."""
+    ctx = llm.ChatContext()
+    ctx.add_message(role="system", content="You are Dana, a busy buyer on a sales call.")
+    ctx.add_message(role="user", content="Hi Dana, this is Alex. Do you have a minute?")
+    chunks: list[str] = []
+    async with models.llm.chat(chat_ctx=ctx) as stream:
+        async for chunk in stream:
+            if chunk.delta is not None and chunk.delta.content:
+                chunks.append(chunk.delta.content)
+    reply = "".join(chunks)
+    assert len(chunks) >= 3
+    assert reply.strip()
+    assert len(re.findall(r"[.!?](?=\s|$)", reply)) <= 2
+
+
+def test_gemma_gets_alternating_turns_with_instructions_first() -> None:
+    """No system role for Gemma: instructions lead the first user turn; roles alternate."""
+    ctx = llm.ChatContext()
+    ctx.add_message(role="system", content="Be Dana.")
+    ctx.add_message(role="assistant", content="Northwind, this is Dana.")
+    ctx.add_message(role="user", content="Hi.")
+    ctx.add_message(role="user", content="Got a minute?")
+    messages = chat_messages(ctx, [])
+    roles = [m["role"] for m in messages]
+    assert roles == ["user", "assistant", "user"]
+    assert messages[0]["content"].startswith("Be Dana.")
+    assert messages[2]["content"] == "Hi.\nGot a minute?"
+
+
+def test_tool_names_in_the_reply_become_calls_and_are_not_spoken() -> None:
+    """`CALL name` or a bare tool name is a tool call; the rest of that line is never spoken."""
+    reply = ReplyFilter({"rep_pitched", "end_call"})
+    parts = []
+    for piece in [
+        "Sounds ",
+        "good. rep_pi",
+        "tched: Call when the rep",
+        " pitches.\nBye",
+        " now. CALL end_call",
+    ]:
+        parts += reply.push(piece)
+    parts += reply.flush()
+    spoken = "".join(p for p in parts if isinstance(p, str))
+    assert [p for p in parts if isinstance(p, ToolMention)] == [
+        ToolMention("rep_pitched"),
+        ToolMention("end_call"),
+    ]
+    assert "Call when" not in spoken and "CALL" not in spoken
+    assert spoken.split() == ["Sounds", "good.", "Bye", "now."]
+
+
+def test_piper_gives_word_timings_inside_the_audio() -> None:
+    """Every word has a time span, in order, within the synthesised audio."""
+    pcm, rate, words = synthesize_pcm("Thanks for calling. How can I help?")
+    assert [w.word for w in words] == ["Thanks", "for", "calling.", "How", "can", "I", "help?"]
+    assert all(a.end <= b.start + 1e-6 for a, b in itertools.pairwise(words))
+    assert words[0].start > 0 and words[-1].end <= len(pcm) / rate
+
+
+async def test_tts_audio_starts_before_the_reply_is_complete() -> None:
+    """Streaming: the first clause is spoken while the LLM has not finished the sentence."""
+    tts = PiperTTS()
+    stream = tts.stream()
+    stream.push_text("Sure, ")
+    stream.push_text("I have a few minutes")
+    first = await asyncio.wait_for(stream.__anext__(), timeout=30)
+    assert first.frame.samples_per_channel > 0
+    stream.push_text(" before my next call.")
+    stream.end_input()
+    frames = [first] + [audio async for audio in stream]
+    await stream.aclose()
+    assert sum(f.frame.samples_per_channel for f in frames) > first.frame.samples_per_channel
+
+
+def test_generation_stops_when_cancelled(models: Models) -> None:
+    """A barge-in cancels generation: the model stops at the next token and frees the lock."""
+    from realtime.plugins.llama_llm import LlamaLLM
+
+    assert isinstance(models.llm, LlamaLLM)
+    cancelled = threading.Event()
+    pieces = []
+    messages = [{"role": "user", "content": "Count from one to fifty in words."}]
+    for piece in models.llm.generate(messages, cancelled, 60):
+        pieces.append(piece)
+        if len(pieces) == 3:
+            cancelled.set()
+    assert len(pieces) == 3
+    assert not models.llm.lock.locked()

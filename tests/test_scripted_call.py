@@ -1,0 +1,110 @@
+"""Whole calls, headless: a scripted caller talks to the real agent session, barge-ins included."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rapport.settings import Settings
+from realtime.session import Models
+from realtime.tools import conversation_registry
+from realtime.transports.scenario import load_scenario
+from realtime.transports.scripted import CallReport, run_scripted_call
+from realtime.turn_taking import registry as turn_registry
+from statecharts.load import StatechartLibrary
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def _run(settings: Settings, models: Models, scenario: Path) -> CallReport:
+    tools = conversation_registry()
+    loaded = load_scenario(scenario)
+    return await run_scripted_call(
+        loaded,
+        chart=StatechartLibrary(settings.statechart_dir, tools).get(loaded.statechart),
+        turn_chart=StatechartLibrary(settings.statechart_dir, turn_registry).get("turn_taking"),
+        tools=tools,
+        models=models,
+    )
+
+
+@pytest.fixture(scope="module")
+async def barge_in(settings: Settings, models: Models) -> dict[str, Any]:
+    return (await _run(settings, models, ROOT / "examples" / "barge_in.yaml")).data
+
+
+def _transitions(report: dict[str, Any], machine: str = "turn_taking") -> list[tuple[str, str, str]]:
+    return [
+        (e["event"], e["source"], e["dest"])
+        for e in report["events"]
+        if e["type"] == "machine_transition" and e["machine"] == machine
+    ]
+
+
+def test_every_caller_turn_gets_a_spoken_reply(barge_in: dict[str, Any]) -> None:
+    """The agent greets, then answers; each answer's latency is measured from the caller's side."""
+    agent = [t for t in barge_in["turns"] if t["speaker"] == "agent"]
+    caller = [t for t in barge_in["turns"] if t["speaker"] == "caller"]
+    assert agent[0]["text"] == "Northwind Freight, this is Dana."
+    assert len(caller) == 5
+    assert all(t["text"] for t in caller)
+    assert len(barge_in["latency"]["voice_to_voice_ms"]) >= 3
+    assert all(0 < ms < 5000 for ms in barge_in["latency"]["voice_to_voice_ms"])
+
+
+def test_an_interrupted_reply_counts_only_the_words_the_caller_heard(barge_in: dict[str, Any]) -> None:
+    """After a barge-in, heard_text is a strict word prefix of the reply, and the LLM sees only it."""
+    cut = [t for t in barge_in["turns"] if t["speaker"] == "agent" and t["interrupted"]]
+    assert cut, "the objection should interrupt the agent"
+    turn = cut[0]
+    heard, full = turn["heard_text"].split(), turn["text"].split()
+    assert 0 < len(heard) < len(full)
+    assert full[: len(heard)] == heard
+    assistant = [m["text"] for m in barge_in["llm_context"] if m["role"] == "assistant"]
+    assert any(m.split() == heard for m in assistant), assistant
+    assert turn["text"] not in assistant
+
+
+def test_the_barge_in_stops_the_agent_fast(barge_in: dict[str, Any]) -> None:
+    """Agent audio stops soon after the caller starts talking over it (from the caller's side)."""
+    assert barge_in["latency"]["barge_in_stop_ms"]
+    assert all(ms < 1000 for ms in barge_in["latency"]["barge_in_stop_ms"])
+    assert ("barge_in_threshold", "barge_in_candidate", "interrupted") in _transitions(barge_in) or any(
+        t[0] == "transcript" and t[2] == "interrupted" for t in _transitions(barge_in)
+    )
+
+
+def test_a_backchannel_pauses_then_resumes_the_agent(barge_in: dict[str, Any]) -> None:
+    """'Yeah, right.' over the agent is a false alarm: the machine returns to agent_speaking."""
+    transitions = _transitions(barge_in)
+    assert ("transcript", "barge_in_candidate", "agent_speaking") in transitions
+
+
+def test_events_are_typed_versioned_and_in_time_order(barge_in: dict[str, Any]) -> None:
+    """Every event has a type, a version and a time; times never go backwards; the call ends."""
+    events = barge_in["events"]
+    assert events[0]["type"] == "call_started"
+    assert events[-1]["type"] == "call_ended"
+    assert all(e["version"] >= 1 for e in events)
+    times = [e["at_ms"] for e in events]
+    assert times == sorted(times)
+    assert _transitions(barge_in)[-1][2] == "ended"
+
+
+def test_the_cli_reports_an_unknown_statechart_without_a_traceback(tmp_path: Path) -> None:
+    """`rapport call` on a scenario naming a missing statechart exits 2, naming it and the choices."""
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("statechart: sales_rolepaly\ncaller:\n  turns:\n    - say: Hi\n", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "rapport.cli", "call", str(scenario), "--report", str(tmp_path / "r.json")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "sales_rolepaly" in result.stderr and "sales_roleplay" in result.stderr
+    assert "Traceback" not in result.stderr
