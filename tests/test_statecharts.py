@@ -13,6 +13,7 @@ from statecharts.build import build_machine, stage_tools
 from statecharts.clock import ManualClock
 from statecharts.errors import StatechartError
 from statecharts.load import StatechartLibrary, UnknownStatechart, load_statechart
+from statecharts.records import TransitionRecord
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFINITIONS = ROOT / "statecharts" / "definitions"
@@ -80,7 +81,7 @@ def test_a_built_machine_moves_and_records_each_transition(tmp_path: Path) -> No
     """Firing an event changes state and yields a record with the injected clock's time."""
     chart = load_statechart(_chart(tmp_path, GOOD), conversation_registry())
     clock = ManualClock(start=5.0)
-    records = []
+    records: list[TransitionRecord] = []
 
     class Model:
         state: str
