@@ -1,0 +1,190 @@
+"""The browser playground: talk to an agent from a tab, no LiveKit server needed.
+
+One WebSocket per call. The browser sends 16 kHz mono int16 microphone audio as binary
+messages; the server sends agent audio back as binary messages (a 4-byte little-endian sample
+rate, then int16 PCM, 20 ms at a time, paced as it plays) and the call's events as JSON text.
+Everything behind the socket is the same `Call` a LiveKit room or a scripted caller gets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from aiohttp import WSMsgType, web
+from livekit import rtc
+
+from rapport.logs import get_logger
+from rapport.settings import Settings
+from realtime.audio_io import CallerAudioInput
+from realtime.call import Call
+from realtime.events import CallEvent, as_dict
+from realtime.session import Models
+from realtime.tools import conversation_registry
+from realtime.turn_taking import registry as turn_registry
+from statecharts.load import StatechartLibrary, UnknownStatechart
+from statecharts.registry import Registry
+
+__all__ = ["MIC_RATE", "build_app", "serve"]
+
+log = get_logger(__name__)
+
+MIC_RATE = 16_000
+STATIC = Path(__file__).resolve().parent / "static"
+# A message longer than this is not a microphone chunk; refuse it rather than buffer it.
+MAX_AUDIO_MESSAGE = MIC_RATE * 2 * 2
+
+
+@dataclass(frozen=True)
+class Playground:
+    settings: Settings
+    models: Models
+    tools: Registry
+    conversations: StatechartLibrary
+    turn_taking: StatechartLibrary
+
+
+_PLAYGROUND = web.AppKey("playground", Playground)
+
+
+def build_app(settings: Settings, models: Models) -> web.Application:
+    tools = conversation_registry()
+    app = web.Application()
+    app[_PLAYGROUND] = Playground(
+        settings=settings,
+        models=models,
+        tools=tools,
+        conversations=StatechartLibrary(settings.statechart_dir, tools),
+        turn_taking=StatechartLibrary(settings.statechart_dir, turn_registry),
+    )
+    app.router.add_get("/", _index)
+    app.router.add_get("/statecharts", _statecharts)
+    app.router.add_get("/ws", _call_socket)
+    app.router.add_static("/static", STATIC)
+    return app
+
+
+async def _index(_request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "index.html")
+
+
+async def _statecharts(request: web.Request) -> web.Response:
+    playground = request.app[_PLAYGROUND]
+    names = [n for n in playground.conversations.names() if n != "turn_taking"]
+    return web.json_response({"statecharts": names})
+
+
+async def _send_json(ws: web.WebSocketResponse, payload: dict[str, object]) -> None:
+    if not ws.closed:
+        await ws.send_str(json.dumps(payload))
+
+
+async def _call_socket(request: web.Request) -> web.WebSocketResponse:
+    playground = request.app[_PLAYGROUND]
+    ws = web.WebSocketResponse(heartbeat=20)
+    await ws.prepare(request)
+    name = request.query.get("statechart", "sales_roleplay")
+    try:
+        chart = playground.conversations.get(name)
+        turn_chart = playground.turn_taking.get("turn_taking")
+    except UnknownStatechart as exc:
+        await _send_json(ws, {"type": "error", "message": str(exc)})
+        await ws.close()
+        return ws
+
+    loop = asyncio.get_running_loop()
+    pending: set[asyncio.Task[None]] = set()
+
+    def sink(event: CallEvent) -> None:
+        # The page shows the call as it happens; sending never blocks the call.
+        task = loop.create_task(_send_json(ws, as_dict(event)))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    async def play(frame: rtc.AudioFrame) -> None:
+        if not ws.closed:
+            await ws.send_bytes(struct.pack("<I", frame.sample_rate) + bytes(frame.data))
+
+    audio_in = CallerAudioInput(now=loop.time, sample_rate=MIC_RATE, paced=False)
+    call = Call(
+        chart=chart,
+        turn_chart=turn_chart,
+        tools=playground.tools,
+        models=playground.models,
+        audio_in=audio_in,
+        sink=sink,
+        frame_sink=play,
+    )
+    await _send_json(ws, {"type": "ready", "call_id": call.call_id, "mic_rate": MIC_RATE})
+    await call.start()
+    hangup = loop.create_task(call.ended.wait())
+    try:
+        async for message in _until_ended(ws, hangup):
+            if message.type == WSMsgType.BINARY:
+                problem = _audio_problem(message.data)
+                if problem is not None:
+                    await _send_json(ws, {"type": "error", "message": problem})
+                    continue
+                audio_in.say(np.frombuffer(message.data, dtype="<i2"))
+            elif message.type == WSMsgType.TEXT:
+                if _is_hangup(message.data):
+                    break
+                await _send_json(
+                    ws, {"type": "error", "message": 'expected binary audio or {"type": "hangup"}'}
+                )
+    finally:
+        await call.hangup("caller")
+        hangup.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        await ws.close()
+    return ws
+
+
+async def _until_ended(ws: web.WebSocketResponse, ended: asyncio.Task[bool]):  # type: ignore[no-untyped-def]
+    """The socket's messages until the browser goes away or the agent hangs up."""
+    while not ws.closed and not ended.done():
+        receive = asyncio.ensure_future(ws.receive())
+        done, _ = await asyncio.wait({receive, ended}, return_when=asyncio.FIRST_COMPLETED)
+        if receive not in done:
+            receive.cancel()
+            return
+        message = receive.result()
+        if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+            return
+        yield message
+
+
+def _is_hangup(text: str) -> bool:
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    return isinstance(payload, dict) and payload.get("type") == "hangup"
+
+
+def _audio_problem(data: bytes) -> str | None:
+    if len(data) % 2:
+        return f"audio message of {len(data)} bytes is not 16-bit PCM (odd length); dropped"
+    if len(data) > MAX_AUDIO_MESSAGE:
+        return f"audio message of {len(data)} bytes is over {MAX_AUDIO_MESSAGE} bytes; dropped"
+    return None
+
+
+async def serve(settings: Settings, *, host: str, port: int) -> None:
+    """Load and warm the models, then serve the playground until interrupted."""
+    models = Models.load(settings)
+    print("rapport: loading models...", flush=True)
+    await models.warm_up()
+    runner = web.AppRunner(build_app(settings, models))
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    print(f"rapport: playground at http://{host}:{port}/  (Ctrl-C to stop)", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

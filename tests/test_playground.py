@@ -1,0 +1,195 @@
+"""The browser playground: a real Chromium with a WAV file as its microphone talks to the agent."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import numpy as np
+import pytest
+from aiohttp import web
+
+from playground.server import MIC_RATE, build_app
+from rapport.settings import Settings
+from realtime.audio_files import write_wav
+from realtime.session import Models
+from realtime.transports.scripted import caller_voice
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# Left for a person to look at after the run (bin/test prints nothing about it; it's for debugging).
+SCREENSHOT = Path(tempfile.gettempdir()) / "rapport-playground.png"
+
+
+@pytest.fixture
+async def playground(settings: Settings, models: Models) -> AsyncIterator[str]:
+    runner = web.AppRunner(build_app(settings, models))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    yield f"127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+async def _next_json(ws: aiohttp.ClientWebSocketResponse, kind: str, timeout: float = 60) -> dict[str, Any]:
+    async with asyncio.timeout(timeout):
+        while True:
+            message = await ws.receive()
+            if message.type == aiohttp.WSMsgType.TEXT:
+                payload: dict[str, Any] = json.loads(message.data)
+                if payload["type"] == kind:
+                    return payload
+            elif message.type != aiohttp.WSMsgType.BINARY:
+                raise AssertionError(f"socket closed while waiting for {kind}")
+
+
+async def test_garbage_on_the_socket_is_reported_and_the_call_goes_on(playground: str) -> None:
+    """Odd-length audio and stray text get an error naming the problem; real speech still works."""
+    async with aiohttp.ClientSession() as http, http.ws_connect(f"ws://{playground}/ws") as ws:
+        ready = await _next_json(ws, "ready")
+        assert ready["mic_rate"] == MIC_RATE
+        await ws.send_bytes(b"\x01\x02\x03")
+        assert "3 bytes is not 16-bit PCM" in (await _next_json(ws, "error"))["message"]
+        await ws.send_str("hello?")
+        assert "expected binary audio" in (await _next_json(ws, "error"))["message"]
+        speech = caller_voice("Hi Dana, this is Jordan. Do you have a minute?")
+        # A microphone streams all the time: silence through the greeting, the question, silence.
+        silence = np.zeros(MIC_RATE, np.int16)
+        pcm = np.concatenate([silence, silence, silence, speech, silence])
+        for start in range(0, len(pcm), 320):
+            await ws.send_bytes(pcm[start : start + 320].astype("<i2").tobytes())
+            await asyncio.sleep(0.02)
+        heard: set[str] = set()
+        while not {"dana", "minute"} <= heard:
+            # One question may reach the agent as one turn or, after a pause, as two.
+            heard |= set(re.findall(r"[a-z]+", (await _next_json(ws, "caller_utterance"))["text"].lower()))
+        await ws.send_str(json.dumps({"type": "hangup"}))
+        assert (await _next_json(ws, "call_ended"))["reason"] == "caller"
+
+
+async def test_an_unknown_statechart_is_refused_by_name(playground: str) -> None:
+    """Asking for a conversation that does not exist is an error listing the ones that do."""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(f"ws://{playground}/ws?statechart=nope") as ws,
+    ):
+        error = await _next_json(ws, "error")
+        assert "'nope'" in error["message"] and "sales_roleplay" in error["message"]
+
+
+class _DevTools:
+    """Just enough of the Chrome DevTools Protocol to read the page and take a screenshot."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self._ws = ws
+        self._id = 0
+
+    async def call(self, method: str, **params: Any) -> dict[str, Any]:
+        self._id += 1
+        await self._ws.send_str(json.dumps({"id": self._id, "method": method, "params": params}))
+        while True:
+            reply = json.loads((await self._ws.receive()).data)
+            if reply.get("id") == self._id:
+                assert "error" not in reply, reply
+                result: dict[str, Any] = reply["result"]
+                return result
+
+    async def evaluate(self, expression: str) -> Any:
+        result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        return result["result"].get("value")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="bin/test installs Debian's chromium")
+async def test_a_browser_tab_talks_to_the_agent(playground: str, tmp_path: Path) -> None:
+    """Chromium's microphone plays a caller WAV; the page shows the caller's words and the agent's reply."""
+    assert CHROMIUM is not None
+    mic = tmp_path / "caller.wav"
+    speech = caller_voice("Hi Dana, this is Jordan from Northwind. Do you have a few minutes?")
+    # Chromium loops the file: quiet through the greeting, one question, a long pause for the answer.
+    write_wav(
+        mic,
+        np.concatenate([np.zeros(4 * MIC_RATE, np.int16), speech, np.zeros(15 * MIC_RATE, np.int16)]),
+        MIC_RATE,
+    )
+    profile = tempfile.mkdtemp(dir=tmp_path)
+    browser = subprocess.Popen(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--remote-debugging-port=0",
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={mic}",
+            "--autoplay-policy=no-user-gesture-required",
+            "--window-size=1280,900",
+            f"http://{playground}/?autostart=1&statechart=sales_roleplay",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        devtools_port = await asyncio.to_thread(_devtools_port, browser)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{devtools_port}/json") as response:
+                targets = await response.json()
+            page = next(t for t in targets if t["type"] == "page")
+            async with http.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=0) as ws:
+                devtools = _DevTools(ws)
+                turns: list[dict[str, str]] = []
+                async with asyncio.timeout(120):
+                    while not (
+                        any(t["who"] == "caller" for t in turns)
+                        and sum(t["who"] == "agent" for t in turns) >= 2
+                    ):
+                        await asyncio.sleep(0.5)
+                        turns = await devtools.evaluate(
+                            "[...document.querySelectorAll('.turn')]"
+                            ".map(d => ({who: d.dataset.speaker, text: d.innerText}))"
+                        )
+                shot = await devtools.call("Page.captureScreenshot", format="png")
+                SCREENSHOT.write_bytes(base64.b64decode(shot["data"]))
+                state = await devtools.evaluate("document.getElementById('state').textContent")
+    finally:
+        browser.terminate()
+        browser.wait(timeout=10)
+    caller = next(t["text"] for t in turns if t["who"] == "caller")
+    assert "jordan" in caller.lower() or "northwind" in caller.lower(), caller
+    assert turns[0]["who"] == "agent" and "Dana" in turns[0]["text"]
+    assert state in {
+        "listening",
+        "user_speaking",
+        "endpointing",
+        "thinking",
+        "agent_speaking",
+        "barge_in_candidate",
+        "interrupted",
+        "ended",
+    }
+
+
+def _devtools_port(browser: subprocess.Popen[str]) -> int:
+    assert browser.stderr is not None
+    for line in browser.stderr:
+        match = re.search(r"DevTools listening on ws://[^:]+:(\d+)/", line)
+        if match:
+            return int(match.group(1))
+    raise AssertionError("chromium exited before opening DevTools")
