@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import json
 import struct
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from aiohttp import WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, web
 from livekit import rtc
 
 from rapport.logs import get_logger
@@ -144,7 +145,7 @@ async def _call_socket(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-async def _until_ended(ws: web.WebSocketResponse, ended: asyncio.Task[bool]):  # type: ignore[no-untyped-def]
+async def _until_ended(ws: web.WebSocketResponse, ended: asyncio.Task[bool]) -> AsyncIterator[WSMessage]:
     """The socket's messages until the browser goes away or the agent hangs up."""
     while not ws.closed and not ended.done():
         receive = asyncio.ensure_future(ws.receive())

@@ -41,8 +41,8 @@ async def playground(settings: Settings, models: Models) -> AsyncIterator[str]:
     await runner.cleanup()
 
 
-async def _next_json(ws: aiohttp.ClientWebSocketResponse, kind: str, timeout: float = 60) -> dict[str, Any]:
-    async with asyncio.timeout(timeout):
+async def _next_json(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict[str, Any]:
+    async with asyncio.timeout(60):
         while True:
             message = await ws.receive()
             if message.type == aiohttp.WSMsgType.TEXT:
@@ -121,30 +121,8 @@ async def test_a_browser_tab_talks_to_the_agent(playground: str, tmp_path: Path)
         np.concatenate([np.zeros(4 * MIC_RATE, np.int16), speech, np.zeros(15 * MIC_RATE, np.int16)]),
         MIC_RATE,
     )
-    profile = tempfile.mkdtemp(dir=tmp_path)
-    browser = subprocess.Popen(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={profile}",
-            "--remote-debugging-port=0",
-            "--use-fake-ui-for-media-stream",
-            "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={mic}",
-            "--autoplay-policy=no-user-gesture-required",
-            "--window-size=1280,900",
-            f"http://{playground}/?autostart=1&statechart=sales_roleplay",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+    browser = _launch_chromium(
+        CHROMIUM, mic, f"http://{playground}/?autostart=1&statechart=sales_roleplay", tmp_path
     )
     try:
         devtools_port = await asyncio.to_thread(_devtools_port, browser)
@@ -184,6 +162,34 @@ async def test_a_browser_tab_talks_to_the_agent(playground: str, tmp_path: Path)
         "interrupted",
         "ended",
     }
+
+
+def _launch_chromium(chromium: str, mic: Path, url: str, tmp_path: Path) -> subprocess.Popen[str]:
+    profile = tempfile.mkdtemp(dir=tmp_path)
+    return subprocess.Popen(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--remote-debugging-port=0",
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={mic}",
+            "--autoplay-policy=no-user-gesture-required",
+            "--window-size=1280,900",
+            url,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _devtools_port(browser: subprocess.Popen[str]) -> int:
