@@ -82,6 +82,7 @@ class Settings:
     llm_model: str | None
     llm_base_url: str | None
     llm_threads: int
+    whisper_full_window: bool
     tts_voice: str | None
     deepgram_api_key: Secret | None
     assemblyai_api_key: Secret | None
@@ -113,6 +114,9 @@ class Settings:
             llm_model=env.get("RAPPORT_LLM_MODEL") or None,
             llm_base_url=env.get("RAPPORT_LLM_BASE_URL") or None,
             llm_threads=_int(env, "RAPPORT_LLM_THREADS", 2),
+            # "utterance" encodes only the caller's turn; "30s" is stock whisper (slower).
+            whisper_full_window=_choice(env, "RAPPORT_WHISPER_WINDOW", ("utterance", "30s"), "utterance")
+            == "30s",
             tts_voice=env.get("RAPPORT_TTS_VOICE") or None,
             deepgram_api_key=_secret(env, "DEEPGRAM_API_KEY"),
             assemblyai_api_key=_secret(env, "ASSEMBLYAI_API_KEY"),

@@ -64,7 +64,7 @@ def build_stt(settings: Settings) -> stt.STT:
         case _:
             from realtime.plugins.whisper_stt import WhisperSTT
 
-            return WhisperSTT(threads=settings.llm_threads)
+            return WhisperSTT(threads=settings.llm_threads, full_window=settings.whisper_full_window)
 
 
 def build_llm(settings: Settings) -> llm.LLM:

@@ -95,6 +95,18 @@ def test_events_are_typed_versioned_and_in_time_order(barge_in: dict[str, Any]) 
     assert _transitions(barge_in)[-1][2] == "ended"
 
 
+async def test_a_silence_only_call_ends_cleanly(settings: Settings, models: Models, tmp_path: Path) -> None:
+    """A caller who never speaks: the agent greets, nobody's turn is invented, the call ends."""
+    scenario = tmp_path / "silent.yaml"
+    scenario.write_text(
+        "statechart: sales_roleplay\ncaller:\n  turns:\n    - pause_ms: 3000\n", encoding="utf-8"
+    )
+    report: dict[str, Any] = (await _run(settings, models, scenario)).data
+    assert [t["speaker"] for t in report["turns"]] == ["agent"]
+    assert report["latency"] == {"voice_to_voice_ms": [], "barge_in_stop_ms": []}
+    assert report["events"][-1]["type"] == "call_ended"
+
+
 def test_the_cli_reports_an_unknown_statechart_without_a_traceback(tmp_path: Path) -> None:
     """`rapport call` on a scenario naming a missing statechart exits 2, naming it and the choices."""
     scenario = tmp_path / "s.yaml"

@@ -232,6 +232,7 @@ def _report(
             "voice_to_voice_ms": voice_to_voice,
             "barge_in_stop_ms": barge_in_stop,
         },
+        "events_recorded": len(events),
         "events": [_event_row(event, t0) for event in events],
         # What the LLM will see as the conversation so far: interrupted replies as heard.
         "llm_context": [

@@ -1,0 +1,135 @@
+"""Voice-to-voice and barge-in latency, measured from the caller's side of the audio.
+
+Runs the benchmark call (`bench/scenarios/discovery_call.yaml`) through the real local models,
+several times, for two configurations in the same run:
+
+- **rapport**: the embedded defaults (whisper encodes only the caller's utterance);
+- **baseline**: the same stack with stock whisper's fixed 30 s encoder window.
+
+Each latency is read off the scripted caller's report (end of the caller's audio to the first
+agent audio frame it received; start of a barge-in to the agent's last frame), so it includes VAD,
+STT, LLM, TTS and playback queueing: what a caller waits through. Writes `docs/benchmarks.md`.
+
+    .venv/bin/python -m bench.voice_loop [--calls 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import platform
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+from rapport.logs import configure_logging
+from rapport.settings import Settings
+from realtime.session import Models
+from realtime.tools import conversation_registry
+from realtime.transports.scenario import load_scenario
+from realtime.transports.scripted import run_scripted_call
+from realtime.turn_taking import registry as turn_registry
+from statecharts.load import StatechartLibrary
+
+__all__ = ["main"]
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIO = ROOT / "bench" / "scenarios" / "discovery_call.yaml"
+RESULTS = ROOT / "docs" / "benchmarks.md"
+CONFIGS = {"rapport": "utterance", "baseline (stock 30 s whisper window)": "30s"}
+
+
+@dataclass(frozen=True)
+class Samples:
+    voice_to_voice_ms: list[int]
+    barge_in_stop_ms: list[int]
+
+
+def percentile(values: list[int], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100); honest for small samples."""
+    ordered = sorted(values)
+    rank = max(1, round(q / 100 * len(ordered) + 0.5 - 1e-9))
+    return float(ordered[min(rank, len(ordered)) - 1])
+
+
+async def run_config(window: str, calls: int) -> Samples:
+    settings = Settings.from_env({**os.environ, "RAPPORT_WHISPER_WINDOW": window})
+    models = Models.load(settings)
+    await models.warm_up()
+    tools = conversation_registry()
+    scenario = load_scenario(SCENARIO)
+    chart = StatechartLibrary(settings.statechart_dir, tools).get(scenario.statechart)
+    turn_chart = StatechartLibrary(settings.statechart_dir, turn_registry).get("turn_taking")
+    v2v: list[int] = []
+    stop: list[int] = []
+    for _ in range(calls):
+        report = await run_scripted_call(
+            scenario, chart=chart, turn_chart=turn_chart, tools=tools, models=models
+        )
+        latency = report.data["latency"]
+        assert isinstance(latency, dict)
+        v2v += latency["voice_to_voice_ms"]
+        stop += latency["barge_in_stop_ms"]
+    return Samples(v2v, stop)
+
+
+def _row(name: str, values: list[int]) -> str:
+    if not values:
+        return f"| {name} | 0 | – | – | – |"
+    return (
+        f"| {name} | {len(values)} | {statistics.median(values):.0f} | "
+        f"{percentile(values, 95):.0f} | {max(values)} |"
+    )
+
+
+def render(results: dict[str, Samples], calls: int) -> str:
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `.venv/bin/python -m bench.voice_loop`; do not edit by hand.",
+        "",
+        f"Run: {dt.date.today().isoformat()} on {machine} ({platform.node() or 'unknown host'}), "
+        f"no GPU, embedded models (faster-whisper tiny.en int8, Gemma 3 270M Q4_K_M, Piper joe, Silero VAD).",
+        "",
+        "## Voice loop, from the caller's side",
+        "",
+        f"`bench/scenarios/discovery_call.yaml`, {calls} calls per configuration, in one run. "
+        "Voice-to-voice: end of the caller's audio to the first agent audio frame it receives. "
+        "Barge-in stop: start of the caller's talking-over audio to the agent's last frame.",
+        "",
+        "| configuration: voice-to-voice | replies | p50 ms | p95 ms | max ms |",
+        "|---|---|---|---|---|",
+        *[_row(name, s.voice_to_voice_ms) for name, s in results.items()],
+        "",
+        "| configuration: barge-in stop | barge-ins | p50 ms | p95 ms | max ms |",
+        "|---|---|---|---|---|",
+        *[_row(name, s.barge_in_stop_ms) for name, s in results.items()],
+        "",
+        "Targets (issue 2): voice-to-voice p50 ≤ 900 ms and p95 ≤ 1400 ms over at least 20 replies; "
+        "barge-in stop p95 ≤ 300 ms.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+async def _main(calls: int) -> dict[str, Samples]:
+    return {name: await run_config(window, calls) for name, window in CONFIGS.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--calls", type=int, default=2, help="calls per configuration (default 2)")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    configure_logging("warning")
+    results = asyncio.run(_main(args.calls))
+    text = render(results, args.calls)
+    args.output.write_text(text, encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
