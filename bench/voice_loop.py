@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import math
 import os
 import platform
 import statistics
@@ -26,12 +27,10 @@ from pathlib import Path
 
 from rapport.logs import configure_logging
 from rapport.settings import Settings
+from realtime.call import CallFactory
 from realtime.session import Models
-from realtime.tools import conversation_registry
 from realtime.transports.scenario import load_scenario
 from realtime.transports.scripted import run_scripted_call
-from realtime.turn_taking import registry as turn_registry
-from statecharts.load import StatechartLibrary
 
 __all__ = ["main"]
 
@@ -50,24 +49,19 @@ class Samples:
 def percentile(values: list[int], q: float) -> float:
     """Nearest-rank percentile (q in 0..100); honest for small samples."""
     ordered = sorted(values)
-    rank = max(1, round(q / 100 * len(ordered) + 0.5 - 1e-9))
-    return float(ordered[min(rank, len(ordered)) - 1])
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return float(ordered[rank - 1])
 
 
-async def run_config(window: str, calls: int) -> Samples:
+async def run_config(window: str, call_count: int) -> Samples:
     settings = Settings.from_env({**os.environ, "RAPPORT_WHISPER_WINDOW": window})
-    models = Models.load(settings)
-    await models.warm_up()
-    tools = conversation_registry()
+    calls = CallFactory.create(settings, Models.load(settings))
+    await calls.models.warm_up()
     scenario = load_scenario(SCENARIO)
-    chart = StatechartLibrary(settings.statechart_dir, tools).get(scenario.statechart)
-    turn_chart = StatechartLibrary(settings.statechart_dir, turn_registry).get("turn_taking")
     v2v: list[int] = []
     stop: list[int] = []
-    for _ in range(calls):
-        report = await run_scripted_call(
-            scenario, chart=chart, turn_chart=turn_chart, tools=tools, models=models
-        )
+    for _ in range(call_count):
+        report = await run_scripted_call(scenario, calls)
         latency = report.data["latency"]
         assert isinstance(latency, dict)
         v2v += latency["voice_to_voice_ms"]

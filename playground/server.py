@@ -12,7 +12,6 @@ import asyncio
 import json
 import struct
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,13 +21,11 @@ from livekit import rtc
 from rapport.logs import get_logger
 from rapport.settings import Settings
 from realtime.audio_io import CallerAudioInput
-from realtime.call import Call
+from realtime.call import CallFactory
 from realtime.events import CallEvent, as_dict
 from realtime.session import Models
-from realtime.tools import conversation_registry
-from realtime.turn_taking import registry as turn_registry
-from statecharts.load import StatechartLibrary, UnknownStatechart
-from statecharts.registry import Registry
+from statecharts.errors import StatechartError
+from statecharts.load import UnknownStatechart
 
 __all__ = ["MIC_RATE", "build_app", "serve"]
 
@@ -40,28 +37,12 @@ STATIC = Path(__file__).resolve().parent / "static"
 MAX_AUDIO_MESSAGE = MIC_RATE * 2 * 2
 
 
-@dataclass(frozen=True)
-class Playground:
-    settings: Settings
-    models: Models
-    tools: Registry
-    conversations: StatechartLibrary
-    turn_taking: StatechartLibrary
+_CALLS = web.AppKey("calls", CallFactory)
 
 
-_PLAYGROUND = web.AppKey("playground", Playground)
-
-
-def build_app(settings: Settings, models: Models) -> web.Application:
-    tools = conversation_registry()
+def build_app(calls: CallFactory) -> web.Application:
     app = web.Application()
-    app[_PLAYGROUND] = Playground(
-        settings=settings,
-        models=models,
-        tools=tools,
-        conversations=StatechartLibrary(settings.statechart_dir, tools),
-        turn_taking=StatechartLibrary(settings.statechart_dir, turn_registry),
-    )
+    app[_CALLS] = calls
     app.router.add_get("/", _index)
     app.router.add_get("/statecharts", _statecharts)
     app.router.add_get("/ws", _call_socket)
@@ -74,9 +55,7 @@ async def _index(_request: web.Request) -> web.FileResponse:
 
 
 async def _statecharts(request: web.Request) -> web.Response:
-    playground = request.app[_PLAYGROUND]
-    names = [n for n in playground.conversations.names() if n != "turn_taking"]
-    return web.json_response({"statecharts": names})
+    return web.json_response({"statecharts": request.app[_CALLS].conversation_names()})
 
 
 async def _send_json(ws: web.WebSocketResponse, payload: dict[str, object]) -> None:
@@ -85,18 +64,9 @@ async def _send_json(ws: web.WebSocketResponse, payload: dict[str, object]) -> N
 
 
 async def _call_socket(request: web.Request) -> web.WebSocketResponse:
-    playground = request.app[_PLAYGROUND]
+    calls = request.app[_CALLS]
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
-    name = request.query.get("statechart", "sales_roleplay")
-    try:
-        chart = playground.conversations.get(name)
-        turn_chart = playground.turn_taking.get("turn_taking")
-    except UnknownStatechart as exc:
-        await _send_json(ws, {"type": "error", "message": str(exc)})
-        await ws.close()
-        return ws
-
     loop = asyncio.get_running_loop()
     pending: set[asyncio.Task[None]] = set()
 
@@ -111,15 +81,15 @@ async def _call_socket(request: web.Request) -> web.WebSocketResponse:
             await ws.send_bytes(struct.pack("<I", frame.sample_rate) + bytes(frame.data))
 
     audio_in = CallerAudioInput(now=loop.time, sample_rate=MIC_RATE, paced=False)
-    call = Call(
-        chart=chart,
-        turn_chart=turn_chart,
-        tools=playground.tools,
-        models=playground.models,
-        audio_in=audio_in,
-        sink=sink,
-        frame_sink=play,
-    )
+    try:
+        call = calls.new_call(
+            request.query.get("statechart", "sales_roleplay"), audio_in=audio_in, sink=sink, frame_sink=play
+        )
+    except (UnknownStatechart, StatechartError) as exc:
+        # A broken or missing definition fails this call only, with the reason, not the server.
+        await _send_json(ws, {"type": "error", "message": str(exc)})
+        await ws.close()
+        return ws
     await _send_json(ws, {"type": "ready", "call_id": call.call_id, "mic_rate": MIC_RATE})
     await call.start()
     hangup = loop.create_task(call.ended.wait())
@@ -177,10 +147,10 @@ def _audio_problem(data: bytes) -> str | None:
 
 async def serve(settings: Settings, *, host: str, port: int) -> None:
     """Load and warm the models, then serve the playground until interrupted."""
-    models = Models.load(settings)
     print("rapport: loading models...", flush=True)
-    await models.warm_up()
-    runner = web.AppRunner(build_app(settings, models))
+    calls = CallFactory.create(settings, Models.load(settings))
+    await calls.models.warm_up()
+    runner = web.AppRunner(build_app(calls))
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

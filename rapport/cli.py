@@ -39,20 +39,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _call(settings: Settings, scenario_path: Path, report_path: Path) -> dict[str, object]:
+    from realtime.call import CallFactory
     from realtime.session import Models
-    from realtime.tools import conversation_registry
     from realtime.transports.scenario import load_scenario
     from realtime.transports.scripted import run_scripted_call
-    from realtime.turn_taking import registry as turn_registry
-    from statecharts.load import StatechartLibrary
 
     scenario = load_scenario(scenario_path)
-    tools = conversation_registry()
-    chart = StatechartLibrary(settings.statechart_dir, tools).get(scenario.statechart)
-    turn_chart = StatechartLibrary(settings.statechart_dir, turn_registry).get("turn_taking")
-    models = Models.load(settings)
-    await models.warm_up()
-    report = await run_scripted_call(scenario, chart=chart, turn_chart=turn_chart, tools=tools, models=models)
+    calls = CallFactory.create(settings, Models.load(settings))
+    # A wrong statechart name fails here, before minutes of model warm-up.
+    calls.conversations.get(scenario.statechart)
+    await calls.models.warm_up()
+    report = await run_scripted_call(scenario, calls)
     await asyncio.to_thread(_write_report, report_path, report.data)
     return report.data
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from livekit import rtc
 from livekit.agents.voice.events import ConversationItemAddedEvent
 
 from rapport.logs import get_logger
+from rapport.settings import Settings
 from realtime.agent import StageAgent
 from realtime.audio_io import CallerAudioInput, CallerAudioOutput, PlayedSegment
 from realtime.bridge import TurnTakingBridge
@@ -23,12 +25,15 @@ from realtime.events import (
     MachineTransition,
 )
 from realtime.session import Models, build_session
+from realtime.tools import conversation_registry
 from realtime.turn_taking import TurnTaking
+from realtime.turn_taking import registry as turn_registry
 from statecharts.clock import LoopClock
+from statecharts.load import StatechartLibrary
 from statecharts.records import Statechart, TransitionRecord
 from statecharts.registry import Registry
 
-__all__ = ["Call"]
+__all__ = ["Call", "CallFactory"]
 
 log = get_logger(__name__)
 
@@ -68,7 +73,7 @@ class Call:
         self.agent = StageAgent(
             chart, tools, clock=self.clock, on_transition=self._transition_recorder(chart.id)
         )
-        self._chart = chart
+        self.chart = chart
         self._turn_chart = turn_chart
 
     def _emit(self, event: CallEvent) -> None:
@@ -96,8 +101,8 @@ class Call:
             CallStarted(
                 at=self.clock.now(),
                 call_id=self.call_id,
-                statechart=self._chart.id,
-                statechart_version=self._chart.version,
+                statechart=self.chart.id,
+                statechart_version=self.chart.version,
                 turn_taking_version=self._turn_chart.version,
             )
         )
@@ -108,7 +113,7 @@ class Call:
             await self.session.start(agent=self.agent, room=room)
             assert self.session.output.audio is not None
             self.bridge.attach(self.turns, self.session.output.audio)
-        log.info("call.started", call_id=self.call_id, statechart=self._chart.id)
+        log.info("call.started", call_id=self.call_id, statechart=self.chart.id)
         if self.agent.greeting:
             self.session.say(self.agent.greeting)
 
@@ -147,3 +152,50 @@ class Call:
         await self.output.aclose()
         self._emit(CallEnded(at=self.clock.now(), reason=reason))
         log.info("call.ended", call_id=self.call_id, reason=reason)
+
+
+@dataclass(frozen=True)
+class CallFactory:
+    """What every call of a process shares: the models, the tool registry, the definitions.
+
+    Definitions are looked up per call, so an edited file is used from the next call on.
+    """
+
+    models: Models
+    tools: Registry
+    conversations: StatechartLibrary
+    turn_taking: StatechartLibrary
+
+    @classmethod
+    def create(cls, settings: Settings, models: Models) -> CallFactory:
+        tools = conversation_registry()
+        return cls(
+            models=models,
+            tools=tools,
+            conversations=StatechartLibrary(settings.statechart_dir, tools),
+            turn_taking=StatechartLibrary(settings.statechart_dir, turn_registry),
+        )
+
+    def conversation_names(self) -> list[str]:
+        return [name for name in self.conversations.names() if name != "turn_taking"]
+
+    def new_call(
+        self,
+        statechart: str,
+        *,
+        audio_in: CallerAudioInput | None,
+        sink: EventSink,
+        frame_sink: Callable[[rtc.AudioFrame], Awaitable[None]] | None = None,
+        call_id: str | None = None,
+    ) -> Call:
+        """A call playing `statechart`; raises `UnknownStatechart` or `StatechartError`."""
+        return Call(
+            chart=self.conversations.get(statechart),
+            turn_chart=self.turn_taking.get("turn_taking"),
+            tools=self.tools,
+            models=self.models,
+            audio_in=audio_in,
+            sink=sink,
+            frame_sink=frame_sink,
+            call_id=call_id,
+        )

@@ -10,26 +10,16 @@ from typing import Any
 import pytest
 
 from rapport.settings import Settings
+from realtime.call import CallFactory
 from realtime.session import Models
-from realtime.tools import conversation_registry
 from realtime.transports.scenario import load_scenario
 from realtime.transports.scripted import CallReport, run_scripted_call
-from realtime.turn_taking import registry as turn_registry
-from statecharts.load import StatechartLibrary
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 async def _run(settings: Settings, models: Models, scenario: Path) -> CallReport:
-    tools = conversation_registry()
-    loaded = load_scenario(scenario)
-    return await run_scripted_call(
-        loaded,
-        chart=StatechartLibrary(settings.statechart_dir, tools).get(loaded.statechart),
-        turn_chart=StatechartLibrary(settings.statechart_dir, turn_registry).get("turn_taking"),
-        tools=tools,
-        models=models,
-    )
+    return await run_scripted_call(load_scenario(scenario), CallFactory.create(settings, models))
 
 
 @pytest.fixture(scope="module")

@@ -130,15 +130,16 @@ class ToolMention:
 class ReplyFilter:
     """Splits the model's streamed text into speech and tool calls, word by word.
 
-    A known tool name anywhere in the text is a call of that tool (a small model often writes
-    `name: description` rather than the `CALL name` convention); the rest of that line is the
-    model reciting the tool list, so it is not spoken. Only the word being written is held back.
+    `CALL name` calls a tool. A bare tool name is the model reciting its tool list (a small model
+    does that often): neither executed nor spoken, and neither is the rest of its line. Only the
+    word being written is held back, so speech still streams.
     """
 
     def __init__(self, tool_names: set[str]) -> None:
         self._names = tool_names
         self._pending = ""
         self._skipping_line = False
+        self._calling = False
         self._called: set[str] = set()
 
     def push(self, text: str) -> list[str | ToolMention]:
@@ -160,14 +161,19 @@ class ReplyFilter:
             if self._skipping_line:
                 self._skipping_line = "\n" not in token
                 continue
+            if not token or token.isspace():
+                speech += token
+                continue
             word = token.strip(".,:;!?\"'`*()[]")
             if word == "CALL":
+                self._calling = True
                 continue
+            calling, self._calling = self._calling, False
             if word in self._names:
                 if speech.strip():
                     out.append(speech)
                 speech = ""
-                if word not in self._called:
+                if calling and word not in self._called:
                     self._called.add(word)
                     out.append(ToolMention(word))
                 self._skipping_line = True
@@ -232,7 +238,9 @@ class LlamaLLM(llm.LLM):
         tool_choice: NotGivenOr[ToolChoice] = NOT_GIVEN,
         extra_kwargs: NotGivenOr[dict[str, Any]] = NOT_GIVEN,
     ) -> llm.LLMStream:
-        return _LlamaStream(self, chat_ctx=chat_ctx, tools=tools or [], conn_options=conn_options)
+        # After a tool's result livekit asks for a reply with tool_choice="none": offer no tools.
+        offered = [] if tool_choice == "none" else (tools or [])
+        return _LlamaStream(self, chat_ctx=chat_ctx, tools=offered, conn_options=conn_options)
 
 
 def _tool_name(tool: Tool) -> str | None:

@@ -180,16 +180,20 @@ class PiperTTS(tts.TTS):
         emitter.push(pcm.tobytes())
         return offset + len(pcm) / rate
 
+    def start(self, emitter: tts.AudioEmitter, *, stream: bool) -> None:
+        emitter.initialize(
+            request_id=utils.shortuuid(),
+            sample_rate=self.sample_rate,
+            num_channels=1,
+            mime_type="audio/pcm",
+            stream=stream,
+        )
+
 
 class _PiperChunkedStream(tts.ChunkedStream):
     async def _run(self, output_emitter: tts.AudioEmitter) -> None:
         assert isinstance(self._tts, PiperTTS)
-        output_emitter.initialize(
-            request_id=utils.shortuuid(),
-            sample_rate=self._tts.sample_rate,
-            num_channels=1,
-            mime_type="audio/pcm",
-        )
+        self._tts.start(output_emitter, stream=False)
         await self._tts.speak(output_emitter, self._input_text, 0.0)
         output_emitter.flush()
 
@@ -197,13 +201,7 @@ class _PiperChunkedStream(tts.ChunkedStream):
 class _PiperStream(tts.SynthesizeStream):
     async def _run(self, output_emitter: tts.AudioEmitter) -> None:
         assert isinstance(self._tts, PiperTTS)
-        output_emitter.initialize(
-            request_id=utils.shortuuid(),
-            sample_rate=self._tts.sample_rate,
-            num_channels=1,
-            mime_type="audio/pcm",
-            stream=True,
-        )
+        self._tts.start(output_emitter, stream=True)
         output_emitter.start_segment(segment_id=utils.shortuuid())
         splitter = _ClauseSplitter()
         offset = 0.0

@@ -18,12 +18,9 @@ from livekit.agents.voice.events import UserInputTranscribedEvent
 from rapport.logs import get_logger
 from realtime.audio_files import AudioFileError, read_audio, resample, trim_silence
 from realtime.audio_io import CallerAudioInput, PlayedSegment, Utterance
-from realtime.call import Call
+from realtime.call import Call, CallFactory
 from realtime.events import CallEvent, as_dict
-from realtime.session import Models
 from realtime.transports.scenario import Scenario, ScenarioError, Turn
-from statecharts.records import Statechart
-from statecharts.registry import Registry
 
 __all__ = ["CallReport", "caller_voice", "render_turns", "run_scripted_call"]
 
@@ -91,7 +88,7 @@ def _replies_beyond(call: Call, count: int) -> Callable[[], bool]:
 
 
 def _agent_idle(call: Call) -> bool:
-    return call.output.idle and call.turns.state == "listening"
+    return call.ended.is_set() or (call.output.idle and call.turns.state == "listening")
 
 
 async def _wait_idle(call: Call, gap: float, within: float) -> None:
@@ -105,25 +102,11 @@ async def _wait_idle(call: Call, gap: float, within: float) -> None:
             return
 
 
-async def run_scripted_call(
-    scenario: Scenario,
-    *,
-    chart: Statechart,
-    turn_chart: Statechart,
-    tools: Registry,
-    models: Models,
-) -> CallReport:
+async def run_scripted_call(scenario: Scenario, calls: CallFactory) -> CallReport:
     audio = render_turns(scenario)
     events: list[CallEvent] = []
     audio_in = CallerAudioInput(now=asyncio.get_running_loop().time, sample_rate=RATE)
-    call = Call(
-        chart=chart,
-        turn_chart=turn_chart,
-        tools=tools,
-        models=models,
-        audio_in=audio_in,
-        sink=events.append,
-    )
+    call = calls.new_call(scenario.statechart, audio_in=audio_in, sink=events.append)
     caller_turns: list[_CallerTurn] = []
 
     def on_transcribed(ev: UserInputTranscribedEvent) -> None:
@@ -138,7 +121,11 @@ async def run_scripted_call(
         # Agent replies already started when the caller last stopped talking: a barge-in waits
         # for the reply after that one.
         replies_before = call.output.segments_started
-        for turn, pcm in zip(scenario.turns, audio, strict=True):
+        for index, (turn, pcm) in enumerate(zip(scenario.turns, audio, strict=True)):
+            if call.ended.is_set():
+                # The agent hung up (its end_call tool): the rest of the script has no one to hear it.
+                log.info("scripted.agent_hung_up", turns_left=len(scenario.turns) - index)
+                break
             if pcm is None:
                 await asyncio.sleep((turn.pause_ms or 0) / 1000)
                 continue
@@ -155,7 +142,7 @@ async def run_scripted_call(
         await _wait_idle(call, NATURAL_GAP_S * 2, REPLY_TIMEOUT_S)
     finally:
         await call.hangup("script_finished")
-    return CallReport(data=_report(call, chart, caller_turns, call.segments, t0, events=events))
+    return CallReport(data=_report(call, caller_turns, call.segments, t0, events=events))
 
 
 def _ms(t: float, t0: float) -> int:
@@ -164,7 +151,6 @@ def _ms(t: float, t0: float) -> int:
 
 def _report(
     call: Call,
-    chart: Statechart,
     caller_turns: list[_CallerTurn],
     segments: list[PlayedSegment],
     t0: float,
@@ -226,7 +212,7 @@ def _report(
             voice_to_voice.append(_ms(reply.started_at, u.ended_at))
     return {
         "call_id": call.call_id,
-        "statechart": {"name": chart.id, "version": chart.version},
+        "statechart": {"name": call.chart.id, "version": call.chart.version},
         "turns": rows,
         "latency": {
             "voice_to_voice_ms": voice_to_voice,
