@@ -34,7 +34,7 @@ async def test_each_stage_offers_its_events_as_tools_and_its_instructions() -> N
     agent = _agent([])
     assert agent.stage == "opening"
     assert _tool_names(agent) == {"rep_stated_purpose", "rep_lost_interest"}
-    assert "Dana Reyes" in agent.instructions and "guarded" in agent.instructions
+    assert "Dana Reyes" in str(agent.instructions) and "guarded" in str(agent.instructions)
 
 
 async def test_calling_a_move_tool_changes_stage_instructions_and_tools() -> None:
@@ -51,7 +51,7 @@ async def test_calling_a_move_tool_changes_stage_instructions_and_tools() -> Non
     assert "discovery" in str(result)
     assert [(r.event, r.source, r.dest) for r in records] == [("rep_stated_purpose", "opening", "discovery")]
     assert _tool_names(agent) == {"rep_pitched", "rep_lost_interest"}
-    assert "Reveal one pain at a time" in agent.instructions
+    assert "Reveal one pain at a time" in str(agent.instructions)
 
 
 async def test_the_last_stage_offers_the_end_call_tool() -> None:
