@@ -201,7 +201,6 @@ def _emits(command: Command) -> Callable[[Context], None]:
 for _command in (
     Command.RESUME_AGENT,
     Command.INTERRUPT_AGENT,
-    Command.COMMIT_TURN,
     Command.STOP_AGENT,
     Command.RECOVER,
     Command.NUDGE_CALLER,
@@ -223,6 +222,14 @@ def _discard_turn(ctx: Context) -> None:
     model = _model(ctx)
     model.transcript_buffer.clear()
     model.emit(Command.DISCARD_TURN)
+
+
+@registry.action("commit_turn")
+def _commit_turn(ctx: Context) -> None:
+    # The committed words belong to this turn; the next turn waits for transcripts of its own.
+    model = _model(ctx)
+    model.transcript_buffer.clear()
+    model.emit(Command.COMMIT_TURN)
 
 
 @registry.action("buffer_transcript")

@@ -140,3 +140,15 @@ def test_generation_stops_when_cancelled(models: Models) -> None:
             cancelled.set()
     assert len(pieces) == 3
     assert not models.llm.lock.locked()
+
+
+def test_the_first_clause_is_cut_short_so_audio_starts_early() -> None:
+    """The reply's first few words go to TTS before the sentence ends; later clauses are longer."""
+    from realtime.plugins.piper_tts import _ClauseSplitter
+
+    splitter = _ClauseSplitter()
+    pieces: list[str] = []
+    for token in ["Well", " I", " do", " not", " really", " know", " what", " you", " mean."]:
+        pieces += splitter.push(token)
+    assert pieces == ["Well I do not"]
+    assert splitter.flush() == ["really know what you mean."]

@@ -225,3 +225,21 @@ def test_events_after_hangup_are_ignored(h: Harness) -> None:
     h.machine.on_agent_audio_started()
     h.clock.advance(60)
     assert h.state == "ended"
+
+
+def test_a_committed_transcript_never_closes_a_later_turn(h: Harness) -> None:
+    """After a turn is committed, the caller's next speech waits for its own transcript."""
+    h.machine.on_speech_started()
+    h.machine.on_speech_ended()
+    h.machine.on_transcript("Sorry to jump in.")
+    assert h.state == "thinking"
+    h.machine.on_speech_started()
+    h.clock.advance(0.7)
+    assert h.state == "interrupted"
+    h.machine.on_interrupt_done()
+    h.machine.on_speech_ended()
+    assert h.state == "endpointing"
+    assert h.commands.count(Command.COMMIT_TURN) == 1
+    h.machine.on_transcript("But is fuel your biggest cost?")
+    assert h.state == "thinking"
+    assert h.commands.count(Command.COMMIT_TURN) == 2

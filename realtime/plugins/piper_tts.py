@@ -24,6 +24,7 @@ __all__ = ["PiperTTS", "SpokenWord", "load_voice", "synthesize_pcm"]
 # costs prosody for no gain, since one clause synthesises in a fraction of its duration.
 _CLAUSE_END = re.compile(r"[,;:.!?]+[\"')\]]*\s|\n")
 _MAX_CLAUSE_WORDS = 12
+_FIRST_CLAUSE_WORDS = 4
 _WORD_SPLIT = re.compile(r"\s+")
 
 
@@ -113,10 +114,15 @@ def synthesize_pcm(text: str, *, length_scale: float = 1.0) -> tuple[np.ndarray,
 
 
 class _ClauseSplitter:
-    """Buffers streamed LLM text and hands back complete clauses as soon as they exist."""
+    """Buffers streamed LLM text and hands back complete clauses as soon as they exist.
+
+    The reply's first piece is cut shorter (a few words) than the rest: it decides how long the
+    caller waits, and the next clause is synthesised while the first one plays.
+    """
 
     def __init__(self) -> None:
         self._buffer = ""
+        self._max_words = _FIRST_CLAUSE_WORDS
 
     def push(self, text: str) -> list[str]:
         self._buffer += text
@@ -126,13 +132,15 @@ class _ClauseSplitter:
             words = self._buffer.split()
             if match is not None:
                 cut = match.end()
-            elif len(words) > _MAX_CLAUSE_WORDS and self._buffer[-1:].isspace():
-                cut = len(self._buffer)
+            elif len(words) > self._max_words:
+                # Enough complete words; the last one may still be growing, so it stays.
+                cut = self._buffer.rstrip().rfind(" ") + 1
             else:
                 return clauses
             clause, self._buffer = self._buffer[:cut].strip(), self._buffer[cut:]
             if clause:
                 clauses.append(clause)
+                self._max_words = _MAX_CLAUSE_WORDS
 
     def flush(self) -> list[str]:
         clause, self._buffer = self._buffer.strip(), ""
