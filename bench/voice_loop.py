@@ -24,6 +24,7 @@ import platform
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rapport.logs import configure_logging
 from rapport.settings import Settings
@@ -44,6 +45,34 @@ CONFIGS = {"rapport": "utterance", "baseline (stock 30 s whisper window)": "30s"
 class Samples:
     voice_to_voice_ms: list[int]
     barge_in_stop_ms: list[int]
+    # Where a reply's wait goes, each from the end of the caller's audio (ms).
+    stages: dict[str, list[int]]
+
+
+STAGES = ("VAD: end of speech", "STT: turn committed", "LLM + TTS: first audio")
+
+
+def reply_stages(report: dict[str, Any]) -> dict[str, list[int]]:
+    """Per answered caller turn: when VAD saw the end, when the turn was committed, first audio."""
+    transitions = [
+        e for e in report["events"] if e["type"] == "machine_transition" and e["machine"] == "turn_taking"
+    ]
+    out: dict[str, list[int]] = {stage: [] for stage in STAGES}
+    for turn in report["turns"]:
+        if turn["speaker"] != "caller":
+            continue
+        end = turn["end_ms"]
+        later = [e for e in transitions if e["at_ms"] >= end]
+        marks = [
+            next((e["at_ms"] for e in later if e["event"] == "speech_ended"), None),
+            next((e["at_ms"] for e in later if e["dest"] == "thinking"), None),
+            next((e["at_ms"] for e in later if e["event"] == "agent_audio_started"), None),
+        ]
+        times = [at for at in marks if at is not None]
+        if len(times) == len(STAGES) and times == sorted(times):
+            for stage, at in zip(STAGES, times, strict=True):
+                out[stage].append(at - end)
+    return out
 
 
 def percentile(values: list[int], q: float) -> float:
@@ -58,15 +87,14 @@ async def run_config(window: str, call_count: int) -> Samples:
     calls = CallFactory.create(settings, Models.load(settings))
     await calls.models.warm_up()
     scenario = load_scenario(SCENARIO)
-    v2v: list[int] = []
-    stop: list[int] = []
+    samples = Samples([], [], {stage: [] for stage in STAGES})
     for _ in range(call_count):
-        report = await run_scripted_call(scenario, calls)
-        latency = report.data["latency"]
-        assert isinstance(latency, dict)
-        v2v += latency["voice_to_voice_ms"]
-        stop += latency["barge_in_stop_ms"]
-    return Samples(v2v, stop)
+        report: dict[str, Any] = (await run_scripted_call(scenario, calls)).data
+        samples.voice_to_voice_ms.extend(report["latency"]["voice_to_voice_ms"])
+        samples.barge_in_stop_ms.extend(report["latency"]["barge_in_stop_ms"])
+        for stage, values in reply_stages(report).items():
+            samples.stages[stage].extend(values)
+    return samples
 
 
 def _row(name: str, values: list[int]) -> str:
@@ -101,6 +129,23 @@ def render(results: dict[str, Samples], calls: int) -> str:
         "| configuration: barge-in stop | barge-ins | p50 ms | p95 ms | max ms |",
         "|---|---|---|---|---|",
         *[_row(name, s.barge_in_stop_ms) for name, s in results.items()],
+        "",
+        "### Where a reply's wait goes",
+        "",
+        "Medians, in ms after the end of the caller's audio, from the turn-taking machine's events. "
+        "The VAD needs 300 ms of silence to call the end of speech.",
+        "",
+        "| configuration | " + " | ".join(STAGES) + " |",
+        "|---|" + "---|" * len(STAGES),
+        *[
+            f"| {name} | "
+            + " | ".join(f"{statistics.median(v):.0f}" if v else "–" for v in s.stages.values())
+            + " |"
+            for name, s in results.items()
+        ],
+        "",
+        "The baseline runs second, so it also finds the LLM's prompt cache warm from the first "
+        "configuration's calls; the comparison is conservative for rapport.",
         "",
         "Targets (issue 2): voice-to-voice p50 ≤ 900 ms and p95 ≤ 1400 ms over at least 20 replies; "
         "barge-in stop p95 ≤ 300 ms.",
