@@ -92,6 +92,7 @@ class Settings:
     azure_speech_key: Secret | None
     azure_speech_region: str | None
     livekit_url: str | None
+    database_url: str | None
     livekit_api_key: Secret | None
     livekit_api_secret: Secret | None
 
@@ -126,6 +127,7 @@ class Settings:
             azure_speech_key=_secret(env, "AZURE_SPEECH_KEY"),
             azure_speech_region=env.get("AZURE_SPEECH_REGION") or None,
             livekit_url=env.get("LIVEKIT_URL") or None,
+            database_url=env.get("DATABASE_URL") or None,
             livekit_api_key=_secret(env, "LIVEKIT_API_KEY"),
             livekit_api_secret=_secret(env, "LIVEKIT_API_SECRET"),
         )

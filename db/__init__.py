@@ -1,0 +1,1 @@
+"""PostgreSQL through asyncpg: the append-only event store and its schema migrations."""

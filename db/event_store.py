@@ -1,0 +1,103 @@
+"""The append-only event store: each call's events, numbered from 1, each stored exactly once."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+__all__ = ["MalformedEvent", "StoredEvent", "UnknownCall", "append_events", "read_events"]
+
+
+class UnknownCall(LookupError):
+    """No events are stored for this call id."""
+
+
+class MalformedEvent(ValueError):
+    """An event that cannot be stored; the message names the call, the seq and the field."""
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """One event of one call. `(call_id, seq)` is its identity; `at` is the call clock's time."""
+
+    call_id: str
+    seq: int
+    type: str
+    version: int
+    at: float
+    data: Mapping[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "type": self.type,
+            "version": self.version,
+            "at": self.at,
+            "data": dict(self.data),
+        }
+
+
+def _check(event: StoredEvent) -> str:
+    """The event's data as JSON text, or MalformedEvent saying what is wrong with it."""
+    where = f"event {event.call_id or '?'}#{event.seq}"
+    if not event.call_id:
+        raise MalformedEvent(f"{where}: call_id is empty")
+    if isinstance(event.seq, bool) or not isinstance(event.seq, int) or event.seq < 1:
+        raise MalformedEvent(f"{where}: seq must be an integer from 1, not {event.seq!r}")
+    if not event.type:
+        raise MalformedEvent(f"{where}: type is empty")
+    if isinstance(event.version, bool) or not isinstance(event.version, int) or event.version < 1:
+        raise MalformedEvent(f"{where}: version must be an integer from 1, not {event.version!r}")
+    if not isinstance(event.at, int | float) or not math.isfinite(event.at):
+        raise MalformedEvent(f"{where}: at must be a finite number, not {event.at!r}")
+    if not isinstance(event.data, Mapping):
+        raise MalformedEvent(f"{where}: data must be an object, not {type(event.data).__name__}")
+    try:
+        return json.dumps(dict(event.data), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise MalformedEvent(f"{where}: data is not JSON ({exc})") from None
+
+
+async def append_events(conn: asyncpg.Connection | asyncpg.Pool, events: Sequence[StoredEvent]) -> int:
+    """Store a batch in one statement; events already stored are skipped. Returns how many were new.
+
+    The whole batch is checked before anything is written, so a bad event loses no good ones
+    silently: the caller gets the error and still holds the batch.
+    """
+    if not events:
+        return 0
+    payloads = [_check(event) for event in events]
+    rows = await conn.fetch(
+        """
+        INSERT INTO events (call_id, seq, type, version, at, data)
+        SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::int[], $5::float8[], $6::jsonb[])
+        ON CONFLICT (call_id, seq) DO NOTHING
+        RETURNING seq
+        """,
+        [e.call_id for e in events],
+        [e.seq for e in events],
+        [e.type for e in events],
+        [e.version for e in events],
+        [float(e.at) for e in events],
+        payloads,
+    )
+    return len(rows)
+
+
+async def read_events(conn: asyncpg.Connection | asyncpg.Pool, call_id: str) -> list[StoredEvent]:
+    """A call's events in seq order; UnknownCall if there are none."""
+    rows = await conn.fetch(
+        "SELECT seq, type, version, at, data::text AS data FROM events WHERE call_id = $1 ORDER BY seq",
+        call_id,
+    )
+    if not rows:
+        raise UnknownCall(f"no events stored for call {call_id!r}")
+    return [
+        StoredEvent(call_id, row["seq"], row["type"], row["version"], row["at"], json.loads(row["data"]))
+        for row in rows
+    ]
