@@ -93,6 +93,8 @@ class Settings:
     azure_speech_region: str | None
     livekit_url: str | None
     database_url: str | None
+    temporal_address: str | None
+    temporal_namespace: str
     livekit_api_key: Secret | None
     livekit_api_secret: Secret | None
 
@@ -128,6 +130,8 @@ class Settings:
             azure_speech_region=env.get("AZURE_SPEECH_REGION") or None,
             livekit_url=env.get("LIVEKIT_URL") or None,
             database_url=env.get("DATABASE_URL") or None,
+            temporal_address=env.get("TEMPORAL_ADDRESS") or None,
+            temporal_namespace=env.get("TEMPORAL_NAMESPACE") or "default",
             livekit_api_key=_secret(env, "LIVEKIT_API_KEY"),
             livekit_api_secret=_secret(env, "LIVEKIT_API_SECRET"),
         )

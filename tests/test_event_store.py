@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -12,25 +11,6 @@ import pytest
 
 from db.event_store import MalformedEvent, StoredEvent, UnknownCall, append_events, read_events
 from db.migrate import MigrationError, migrate, pending_migrations
-from rapport.settings import Settings
-
-# The machine's PostgreSQL unless DATABASE_URL names another server; each run gets its own database.
-SERVER = Settings.from_env().database_url or "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-@pytest.fixture(scope="module")
-async def pool() -> AsyncIterator[asyncpg.Pool]:
-    name = f"rapport_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(SERVER)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    pool = await asyncpg.create_pool(SERVER.rsplit("/", 1)[0] + f"/{name}", min_size=1, max_size=4)
-    assert pool is not None
-    async with pool.acquire() as conn:
-        await migrate(conn)
-    yield pool
-    await pool.close()
-    await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    await admin.close()
 
 
 def _events(call_id: str, seqs: range) -> list[StoredEvent]:

