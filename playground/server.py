@@ -147,15 +147,18 @@ def _audio_problem(data: bytes) -> str | None:
 
 async def serve(settings: Settings, *, host: str, port: int) -> None:
     """Load and warm the models, then serve the playground until interrupted."""
-    print("rapport: loading models...", flush=True)
-    calls = CallFactory.create(settings, Models.load(settings))
-    await calls.models.warm_up()
-    runner = web.AppRunner(build_app(calls))
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    print(f"rapport: playground at http://{host}:{port}/  (Ctrl-C to stop)", flush=True)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await runner.cleanup()
+    from rapport.stack import local_stack
+
+    print("rapport: starting Postgres and Temporal, loading models...", flush=True)
+    async with local_stack(settings) as stack:
+        calls = CallFactory.create(settings, Models.load(settings), recorder_client=stack.client)
+        await calls.models.warm_up()
+        runner = web.AppRunner(build_app(calls))
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        print(f"rapport: playground at http://{host}:{port}/  (Ctrl-C to stop)", flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()

@@ -7,8 +7,10 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
+from db.event_store import UnknownCall
 from rapport.logs import configure_logging, get_logger
 from rapport.settings import ConfigError, Settings
 from realtime.transports.scenario import ScenarioError
@@ -35,10 +37,15 @@ def _parser() -> argparse.ArgumentParser:
     call = commands.add_parser("call", help="run a scripted call headless and write a report")
     call.add_argument("scenario", type=Path, help="scenario YAML file")
     call.add_argument("--report", type=Path, required=True, help="where to write the JSON report")
+
+    events = commands.add_parser("events", help="print a call's stored event log")
+    events.add_argument("call_id", help="the call id (from the report or the playground)")
+    events.add_argument("--json", action="store_true", help="a JSON array of {seq, type, at, data}")
     return parser
 
 
 async def _call(settings: Settings, scenario_path: Path, report_path: Path) -> dict[str, object]:
+    from rapport.stack import local_stack
     from realtime.call import CallFactory
     from realtime.session import Models
     from realtime.transports.scenario import load_scenario
@@ -46,12 +53,33 @@ async def _call(settings: Settings, scenario_path: Path, report_path: Path) -> d
 
     scenario = load_scenario(scenario_path)
     calls = CallFactory.create(settings, Models.load(settings))
-    # A wrong statechart name fails here, before minutes of model warm-up.
+    # A wrong statechart name fails here, before services start and models warm up.
     calls.conversations.get(scenario.statechart)
-    await calls.models.warm_up()
-    report = await run_scripted_call(scenario, calls)
+    async with local_stack(settings) as stack:
+        await calls.models.warm_up()
+        report = await run_scripted_call(scenario, replace(calls, recorder_client=stack.client))
     await asyncio.to_thread(_write_report, report_path, report.data)
     return report.data
+
+
+async def _events(settings: Settings, call_id: str, as_json: bool) -> str:
+    from db.event_store import read_events
+    from rapport.stack import connect_database
+
+    pool = await connect_database(settings)
+    try:
+        stored = await read_events(pool, call_id)
+    finally:
+        await pool.close()
+    if as_json:
+        return json.dumps(
+            [{"seq": e.seq, "type": e.type, "at": e.at, "data": dict(e.data)} for e in stored], indent=2
+        )
+    start = stored[0].at
+    return "\n".join(
+        f"{e.seq:>6}  +{e.at - start:>8.3f}s  {e.type:<20} {json.dumps(dict(e.data), separators=(', ', '='))}"
+        for e in stored
+    )
 
 
 def _write_report(path: Path, data: dict[str, object]) -> None:
@@ -74,6 +102,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"barge-in stop ms {latency['barge_in_stop_ms']}; report: {args.report}"
             )
             return 0
+        if args.command == "events":
+            print(asyncio.run(_events(settings, args.call_id, args.json)))
+            return 0
         if args.command == "up":
             from playground.server import serve
 
@@ -83,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
     except KeyboardInterrupt:
         return 130
-    except (ConfigError, UserError, ScenarioError, StatechartError, UnknownStatechart) as exc:
+    except (ConfigError, UserError, ScenarioError, StatechartError, UnknownStatechart, UnknownCall) as exc:
         # The user's input is wrong: say what and where, without a traceback.
         print(f"rapport: {exc}", file=sys.stderr)
         return 2

