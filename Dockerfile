@@ -6,6 +6,10 @@ COPY rapport rapport
 COPY realtime realtime
 COPY statecharts statecharts
 COPY playground playground
+COPY workflows workflows
+COPY activities activities
+COPY db db
+COPY worker.py worker.py
 RUN pip install --no-cache-dir .
 ENV RAPPORT_STATE_DIR=/var/lib/rapport
 CMD ["rapport", "up", "--host", "0.0.0.0"]
