@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
-import math
 import os
-import platform
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.report import RESULTS, machine_line, percentile, write_section
 from rapport.logs import configure_logging
 from rapport.settings import Settings
 from realtime.call import CallFactory
@@ -37,7 +35,6 @@ __all__ = ["main"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "bench" / "scenarios" / "discovery_call.yaml"
-RESULTS = ROOT / "docs" / "benchmarks.md"
 CONFIGS = {"rapport": "utterance", "baseline (stock 30 s whisper window)": "30s"}
 
 
@@ -75,13 +72,6 @@ def reply_stages(report: dict[str, Any]) -> dict[str, list[int]]:
     return out
 
 
-def percentile(values: list[int], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100); honest for small samples."""
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return float(ordered[rank - 1])
-
-
 async def run_config(window: str, call_count: int) -> Samples:
     settings = Settings.from_env({**os.environ, "RAPPORT_WHISPER_WINDOW": window})
     calls = CallFactory.create(settings, Models.load(settings))
@@ -107,16 +97,11 @@ def _row(name: str, values: list[int]) -> str:
 
 
 def render(results: dict[str, Samples], calls: int) -> str:
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     lines = [
-        "# Benchmarks",
-        "",
-        "Written by `.venv/bin/python -m bench.voice_loop`; do not edit by hand.",
-        "",
-        f"Run: {dt.date.today().isoformat()} on {machine} ({platform.node() or 'unknown host'}), "
-        f"no GPU, embedded models (faster-whisper tiny.en int8, Gemma 3 270M Q4_K_M, Piper joe, Silero VAD).",
-        "",
         "## Voice loop, from the caller's side",
+        "",
+        "`.venv/bin/python -m bench.voice_loop`. " + machine_line(),
+        "Embedded models: faster-whisper tiny.en int8, Gemma 3 270M Q4_K_M, Piper joe, Silero VAD.",
         "",
         f"`bench/scenarios/discovery_call.yaml`, {calls} calls per configuration, in one run. "
         "Voice-to-voice: end of the caller's audio to the first agent audio frame it receives. "
@@ -166,7 +151,7 @@ def main() -> None:
     configure_logging("warning")
     results = asyncio.run(_main(args.calls))
     text = render(results, args.calls)
-    args.output.write_text(text, encoding="utf-8")
+    write_section("voice_loop", text, args.output)
     print(text)
 
 
