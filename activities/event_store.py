@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncpg
 from temporalio import activity
 
-from db.event_store import StoredEvent, append_events
+from db.event_store import StoredEvent, append_events, read_events
+from db.projections import project, save_projection
 from workflows.records import StoreEventsInput
 
 __all__ = ["EventStoreActivities"]
@@ -19,8 +20,12 @@ class EventStoreActivities:
 
     @activity.defn(name="store_events")
     async def store_events(self, batch: StoreEventsInput) -> int:
-        """Append the batch; a retry after a lost reply writes nothing twice. Returns new rows."""
-        return await append_events(
-            self._pool,
-            [StoredEvent(batch.call_id, e.seq, e.type, e.version, e.at, e.data) for e in batch.events],
-        )
+        """Append the batch and bring the call's projections up to date, in one transaction.
+
+        A retry after a lost reply writes nothing twice. Returns how many events were new.
+        """
+        events = [StoredEvent(batch.call_id, e.seq, e.type, e.version, e.at, e.data) for e in batch.events]
+        async with self._pool.acquire() as conn, conn.transaction():
+            added = await append_events(conn, events)
+            await save_projection(conn, project(batch.call_id, await read_events(conn, batch.call_id)))
+        return added

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 __all__ = ["MalformedEvent", "StoredEvent", "UnknownCall", "append_events", "read_events"]
 
@@ -63,7 +64,9 @@ def _check(event: StoredEvent) -> str:
         raise MalformedEvent(f"{where}: data is not JSON ({exc})") from None
 
 
-async def append_events(conn: asyncpg.Connection | asyncpg.Pool, events: Sequence[StoredEvent]) -> int:
+async def append_events(
+    conn: asyncpg.Connection | PoolConnectionProxy | asyncpg.Pool, events: Sequence[StoredEvent]
+) -> int:
     """Store a batch in one statement; events already stored are skipped. Returns how many were new.
 
     The whole batch is checked before anything is written, so a bad event loses no good ones
@@ -89,7 +92,9 @@ async def append_events(conn: asyncpg.Connection | asyncpg.Pool, events: Sequenc
     return len(rows)
 
 
-async def read_events(conn: asyncpg.Connection | asyncpg.Pool, call_id: str) -> list[StoredEvent]:
+async def read_events(
+    conn: asyncpg.Connection | PoolConnectionProxy | asyncpg.Pool, call_id: str
+) -> list[StoredEvent]:
     """A call's events in seq order; UnknownCall if there are none."""
     rows = await conn.fetch(
         "SELECT seq, type, version, at, data::text AS data FROM events WHERE call_id = $1 ORDER BY seq",

@@ -41,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     events = commands.add_parser("events", help="print a call's stored event log")
     events.add_argument("call_id", help="the call id (from the report or the playground)")
     events.add_argument("--json", action="store_true", help="a JSON array of {seq, type, at, data}")
+
+    replay = commands.add_parser("replay", help="rebuild a call from its events and check the projections")
+    replay.add_argument("call_id")
     return parser
 
 
@@ -82,6 +85,35 @@ async def _events(settings: Settings, call_id: str, as_json: bool) -> str:
     )
 
 
+async def _replay(settings: Settings, call_id: str) -> list[str]:
+    """Differences between the projections and the call rebuilt from its events alone."""
+    from db.event_store import read_events
+    from db.projections import load_projection, project
+    from rapport.stack import connect_database
+
+    pool = await connect_database(settings)
+    try:
+        rebuilt = project(call_id, await read_events(pool, call_id))
+        stored = await load_projection(pool, call_id)
+    finally:
+        await pool.close()
+    if stored is None:
+        return [f"call {call_id!r} has events but no projection"]
+    problems = [
+        f"calls.{name}: stored {getattr(stored.call, name)!r}, events say {getattr(rebuilt.call, name)!r}"
+        for name in rebuilt.call.__dataclass_fields__
+        if getattr(stored.call, name) != getattr(rebuilt.call, name)
+    ]
+    stored_turns = {t.seq: t for t in stored.turns}
+    for turn in rebuilt.turns:
+        if stored_turns.pop(turn.seq, None) != turn:
+            problems.append(
+                f"turns[seq={turn.seq}]: stored row differs from the events ({turn.speaker} turn)"
+            )
+    problems += [f"turns[seq={seq}]: stored but not in the events" for seq in stored_turns]
+    return problems
+
+
 def _write_report(path: Path, data: dict[str, object]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
@@ -105,6 +137,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "events":
             print(asyncio.run(_events(settings, args.call_id, args.json)))
             return 0
+        if args.command == "replay":
+            problems = asyncio.run(_replay(settings, args.call_id))
+            for problem in problems:
+                print(f"rapport replay: {problem}", file=sys.stderr)
+            print(
+                f"call {args.call_id}: "
+                + ("projections differ" if problems else "projections match the events")
+            )
+            return 1 if problems else 0
         if args.command == "up":
             from playground.server import serve
 

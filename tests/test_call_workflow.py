@@ -19,9 +19,10 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from db.event_store import StoredEvent, append_events, read_events
+from db.projections import load_projection, project
 from rapport.settings import Settings
 from realtime.call import CallFactory
-from realtime.events import CallEnded, CallStarted, MachineTransition
+from realtime.events import CallEnded, CallerUtterance, CallStarted, MachineTransition
 from realtime.recorder import EventRecorder, to_record
 from realtime.session import Models
 from realtime.transports.scenario import load_scenario
@@ -174,6 +175,43 @@ async def test_a_scripted_call_stores_every_event_and_reports_the_count(
     stored = await read_events(pool, report["call_id"])
     assert report["events_recorded"] == len(stored) == len(report["events"])
     assert [e.type for e in stored] == [e["type"] for e in report["events"]]
+    # The projections say the same as the report: who spoke, in order, and the reply's latency.
+    projection = await load_projection(pool, report["call_id"])
+    assert projection is not None
+    assert projection.call.statechart == "sales_roleplay" and projection.call.end_reason == "script_finished"
+    assert [t.speaker for t in projection.turns] == ["agent", "caller", "agent"]
+    reply = projection.turns[-1]
+    assert reply.latency_ms is not None and 0 < reply.latency_ms < 5000
+    assert projection == project(report["call_id"], stored)
+
+
+async def test_rapport_replay_passes_on_a_recorded_call_and_fails_on_a_tampered_projection(
+    temporal: Client, pool: asyncpg.Pool, worker: None, database_url: str
+) -> None:
+    """Replay rebuilds the call from its events alone; any difference from the tables exits 1."""
+    call_id = f"call-{uuid.uuid4().hex}"
+    recorder = EventRecorder(call_id, temporal)
+    sender = asyncio.create_task(recorder.run())
+    for event in _call_events(call_id, 10)[:-1]:
+        recorder.record(event)  # type: ignore[arg-type]
+    recorder.record(CallerUtterance(0.5, "Do you have a minute?"))
+    recorder.record(CallEnded(0.6, "caller"))
+    recorder.close()
+    await sender
+    assert await recorder.stored(30) == recorder.recorded
+    env = {**os.environ, "DATABASE_URL": database_url}
+
+    def replay() -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "rapport.cli", "replay", call_id]
+        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+
+    ok = await asyncio.to_thread(replay)
+    assert ok.returncode == 0, ok.stderr
+    assert "projections match the events" in ok.stdout
+    await pool.execute("UPDATE turns SET text = 'something else' WHERE call_id = $1", call_id)
+    bad = await asyncio.to_thread(replay)
+    assert bad.returncode == 1
+    assert "turns[seq=" in bad.stderr and "caller turn" in bad.stderr
 
 
 async def test_rapport_events_prints_the_log_and_names_unknown_calls(
