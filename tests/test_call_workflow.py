@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
@@ -23,7 +23,7 @@ from db.projections import load_projection, project
 from rapport.settings import Settings
 from realtime.call import CallFactory
 from realtime.events import CallEnded, CallerUtterance, CallStarted, MachineTransition
-from realtime.recorder import EventRecorder, to_record
+from realtime.recorder import TASK_QUEUE, EventRecorder, to_record
 from realtime.session import Models
 from realtime.transports.scenario import load_scenario
 from realtime.transports.scripted import run_scripted_call
@@ -45,6 +45,18 @@ async def temporal() -> AsyncIterator[Client]:
 async def worker(temporal: Client, pool: asyncpg.Pool) -> AsyncIterator[None]:
     async with build_worker(temporal, pool):
         yield
+
+
+async def _start(temporal: Client, start: CallInput, first: EventBatch) -> WorkflowHandle[Any, int]:
+    """Start a call's workflow the way the recorder does: signal-with-start with the first batch."""
+    return await temporal.start_workflow(
+        CallWorkflow.run,
+        start,
+        id=start.call_id,
+        task_queue=TASK_QUEUE,
+        start_signal="record",
+        start_signal_args=[first],
+    )
 
 
 def _call_events(call_id: str, transitions: int) -> list[object]:
@@ -85,14 +97,7 @@ async def test_duplicate_and_overlapping_batches_store_each_event_once(
     call_id = f"call-{uuid.uuid4().hex}"
     records = [to_record(i + 1, e) for i, e in enumerate(_call_events(call_id, 8))]  # type: ignore[arg-type]
     first, second = EventBatch(records[:6]), EventBatch(records[3:])
-    handle = await temporal.start_workflow(
-        CallWorkflow.run,
-        CallInput(call_id),
-        id=call_id,
-        task_queue="rapport-calls",
-        start_signal="record",
-        start_signal_args=[first],
-    )
+    handle = await _start(temporal, CallInput(call_id), first)
     await handle.signal(CallWorkflow.record, first)
     await handle.signal(CallWorkflow.record, second)
     assert await handle.result() == len(records)
@@ -103,14 +108,7 @@ async def test_a_gap_is_never_stored_past(temporal: Client, pool: asyncpg.Pool, 
     """Events after a missing seq wait for it; once it arrives, all are stored in order."""
     call_id = f"call-{uuid.uuid4().hex}"
     records = [to_record(i + 1, e) for i, e in enumerate(_call_events(call_id, 3))]  # type: ignore[arg-type]
-    handle = await temporal.start_workflow(
-        CallWorkflow.run,
-        CallInput(call_id),
-        id=call_id,
-        task_queue="rapport-calls",
-        start_signal="record",
-        start_signal_args=[EventBatch(records[2:])],
-    )
+    handle = await _start(temporal, CallInput(call_id), EventBatch(records[2:]))
     await handle.signal(CallWorkflow.record, EventBatch(records[:1]))
     assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
     await handle.signal(CallWorkflow.record, EventBatch(records[1:2]))
@@ -124,14 +122,7 @@ async def test_recorded_histories_replay_with_the_current_workflow(
     """A change to the workflow that would break running calls fails here (Replayer)."""
     call_id = f"call-{uuid.uuid4().hex}"
     records = [to_record(i + 1, e) for i, e in enumerate(_call_events(call_id, 20))]  # type: ignore[arg-type]
-    handle = await temporal.start_workflow(
-        CallWorkflow.run,
-        CallInput(call_id),
-        id=call_id,
-        task_queue="rapport-calls",
-        start_signal="record",
-        start_signal_args=[EventBatch(records[:10])],
-    )
+    handle = await _start(temporal, CallInput(call_id), EventBatch(records[:10]))
     await handle.signal(CallWorkflow.record, EventBatch(records[10:]))
     await handle.result()
     history = await handle.fetch_history()
@@ -145,14 +136,7 @@ async def test_a_long_call_continues_as_new_and_loses_nothing(
     call_id = f"call-{uuid.uuid4().hex}"
     records = [to_record(i + 1, e) for i, e in enumerate(_call_events(call_id, 300))]  # type: ignore[arg-type]
     batches = [EventBatch(records[i : i + 10]) for i in range(0, len(records), 10)]
-    handle = await temporal.start_workflow(
-        CallWorkflow.run,
-        CallInput(call_id, signals_per_run=5),
-        id=call_id,
-        task_queue="rapport-calls",
-        start_signal="record",
-        start_signal_args=[batches[0]],
-    )
+    handle = await _start(temporal, CallInput(call_id, signals_per_run=5), batches[0])
     for batch in batches[1:]:
         await handle.signal(CallWorkflow.record, batch)
     assert await handle.result() == len(records)
