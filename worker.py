@@ -11,24 +11,54 @@ import asyncpg
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.crm import CrmActivities, CrmAdapter, HttpCrm
 from activities.event_store import EventStoreActivities
+from activities.summary import SummaryActivities
+from db.crm import PostgresCrm
 from db.migrate import migrate
 from rapport.logs import configure_logging, get_logger
 from rapport.settings import ConfigError, Settings
+from realtime.providers import build_llm
 from realtime.recorder import TASK_QUEUE
 from workflows.call import CallWorkflow
+from workflows.post_call import PostCallWorkflow
 
-__all__ = ["build_worker", "main"]
+__all__ = ["build_crm", "build_worker", "main"]
 
 log = get_logger(__name__)
 
 
-def build_worker(client: Client, pool: asyncpg.Pool) -> Worker:
+def build_crm(settings: Settings, pool: asyncpg.Pool) -> CrmAdapter:
+    if settings.crm_provider == "http":
+        if not settings.crm_url:
+            raise ConfigError("RAPPORT_CRM=http needs RAPPORT_CRM_URL")
+        token = settings.crm_token.value if settings.crm_token else None
+        return HttpCrm(settings.crm_url, timeout_s=settings.crm_timeout_ms / 1000, token=token)
+    return PostgresCrm(pool)
+
+
+def build_worker(
+    client: Client,
+    pool: asyncpg.Pool,
+    *,
+    settings: Settings | None = None,
+    crm: CrmAdapter | None = None,
+) -> Worker:
+    """The worker for every call workflow; the CRM and the LLM come from `settings` unless given."""
+    settings = settings or Settings.from_env()
+    events = EventStoreActivities(pool)
+    lookups = CrmActivities(crm or build_crm(settings, pool))
+    summaries = SummaryActivities(pool, lambda: build_llm(settings))
     return Worker(
         client,
         task_queue=TASK_QUEUE,
-        workflows=[CallWorkflow],
-        activities=[EventStoreActivities(pool).store_events],
+        workflows=[CallWorkflow, PostCallWorkflow],
+        activities=[
+            events.store_events,
+            lookups.crm_lookup,
+            summaries.summarize_call,
+            summaries.record_summary_failure,
+        ],
     )
 
 
@@ -42,7 +72,7 @@ async def run(settings: Settings) -> None:
     client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
     log.info("worker.started", task_queue=TASK_QUEUE)
     try:
-        await build_worker(client, pool).run()
+        await build_worker(client, pool, settings=settings).run()
     finally:
         await pool.close()
 

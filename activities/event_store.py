@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncpg
 from temporalio import activity
 
-from db.event_store import StoredEvent, append_events, read_events
-from db.projections import project, save_projection
+from db.event_store import StoredEvent, append_events
+from db.projections import apply_events
 from workflows.records import StoreEventsInput
 
 __all__ = ["EventStoreActivities"]
@@ -27,5 +27,5 @@ class EventStoreActivities:
         events = [StoredEvent(batch.call_id, e.seq, e.type, e.version, e.at, e.data) for e in batch.events]
         async with self._pool.acquire() as conn, conn.transaction():
             added = await append_events(conn, events)
-            await save_projection(conn, project(batch.call_id, await read_events(conn, batch.call_id)))
+            await apply_events(conn, batch.call_id, events)
         return added

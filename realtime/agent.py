@@ -91,6 +91,12 @@ class StageAgent(Agent):
 
         return llm.function_tool(move, raw_schema=dict(schema))
 
+    async def add_context(self, text: str) -> None:
+        """Facts that arrived during the call (the CRM record): the LLM sees them from its next reply."""
+        chat = self.chat_ctx.copy()
+        chat.add_message(role="system", content=text)
+        await self.update_chat_ctx(chat)
+
     async def move(self, event: str) -> None:
         """Fire a chart event and bring instructions and tools in line with the new stage."""
         before = self.stage

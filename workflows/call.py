@@ -3,21 +3,43 @@
 The realtime side signals batches of events and never waits for them to be stored. Batches may
 arrive twice (a sender retrying) or overlap; events are accepted by seq, so each is stored once.
 The workflow continues as new before its history grows too long, carrying what is not stored yet.
+
+Beside the events it runs the call's slow work: the CRM lookup when the call starts (the call
+asks for the result with the `crm_context` update and never waits on it to talk) and, once every
+event is stored, the post-call workflow (summary, scoring), which outlives this one.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.records import CallInput, EventBatch, EventRecord, StoreEventsInput
+    from workflows.post_call import PostCallWorkflow
+    from workflows.records import (
+        CallInput,
+        CrmLookup,
+        CrmLookupInput,
+        EventBatch,
+        EventRecord,
+        PostCallInput,
+        StoreEventsInput,
+    )
 
-__all__ = ["CallWorkflow"]
+__all__ = ["CRM_TIMEOUT", "CallWorkflow", "post_call_id"]
 
 STORE_BATCH = 200
+# The CRM gets this long, retries included; after that the call goes on without its context.
+CRM_TIMEOUT = timedelta(seconds=15)
+
+
+def post_call_id(call_id: str) -> str:
+    return f"{call_id}/post-call"
 
 
 @workflow.defn(name="call")
@@ -30,6 +52,8 @@ class CallWorkflow:
         self._ended = start.ended
         self._signals = 0
         self._signals_per_run = start.signals_per_run
+        self._crm = start.crm
+        self._crm_running = False
 
     @workflow.signal
     def record(self, batch: EventBatch) -> None:
@@ -44,13 +68,26 @@ class CallWorkflow:
     def stored_through(self) -> int:
         return self._stored_through
 
+    @workflow.update
+    async def crm_context(self) -> CrmLookup:
+        """The CRM lookup's outcome, as soon as there is one."""
+        await workflow.wait_condition(lambda: self._crm is not None)
+        assert self._crm is not None
+        return self._crm
+
     @workflow.run
     async def run(self, start: CallInput) -> int:
         """Store events as they come; return the last seq stored when the call has ended."""
+        if self._crm is None:
+            if start.caller_number and workflow.patched("crm-lookup"):
+                self._crm_running = True
+                asyncio.create_task(self._look_up(start.call_id, start.caller_number))  # noqa: RUF006
+            else:
+                self._crm = CrmLookup("no_caller")
         while True:
             await workflow.wait_condition(lambda: self._ready() or self._done() or self._rotate())
             if self._done():
-                return self._stored_through
+                break
             if not self._rotate():
                 await self._store_next()
                 continue
@@ -58,22 +95,43 @@ class CallWorkflow:
             workflow.continue_as_new(
                 CallInput(
                     call_id=start.call_id,
+                    caller_number=start.caller_number,
                     stored_through=self._stored_through,
                     pending=[self._pending[s] for s in sorted(self._pending)],
                     ended=self._ended,
                     signals_per_run=self._signals_per_run,
+                    crm=self._crm,
                 )
             )
+        if workflow.patched("post-call"):
+            await workflow.start_child_workflow(
+                PostCallWorkflow.run,
+                PostCallInput(call_id=start.call_id),
+                id=post_call_id(start.call_id),
+                # Summary and scoring take seconds to minutes; the call's log is complete now.
+                parent_close_policy=ParentClosePolicy.ABANDON,
+            )
+        return self._stored_through
 
-    def _ready(self) -> bool:
-        # Only a contiguous run is stored, so the log never has a gap, even for a moment.
-        return self._stored_through + 1 in self._pending
-
-    def _done(self) -> bool:
-        return self._ended and not self._pending
-
-    def _rotate(self) -> bool:
-        return self._signals >= self._signals_per_run or workflow.info().is_continue_as_new_suggested()
+    async def _look_up(self, call_id: str, caller_number: str) -> None:
+        try:
+            self._crm = await workflow.execute_activity(
+                "crm_lookup",
+                CrmLookupInput(call_id=call_id, caller_number=caller_number),
+                # The adapter has its own, shorter timeout (RAPPORT_CRM_TIMEOUT_MS); this one is the
+                # backstop for an adapter that hangs.
+                start_to_close_timeout=timedelta(seconds=10),
+                schedule_to_close_timeout=CRM_TIMEOUT,
+                retry_policy=RetryPolicy(
+                    initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=2)
+                ),
+                result_type=CrmLookup,
+            )
+        except ActivityError as exc:
+            cause = exc.cause or exc
+            self._crm = CrmLookup("failed", error=f"{type(cause).__name__}: {cause}")
+        finally:
+            self._crm_running = False
 
     async def _store_next(self) -> None:
         batch: list[EventRecord] = []
@@ -93,3 +151,18 @@ class CallWorkflow:
         for event in batch:
             del self._pending[event.seq]
         self._stored_through = batch[-1].seq
+
+    def _ready(self) -> bool:
+        # Only a contiguous run is stored, so the log never has a gap, even for a moment.
+        return self._stored_through + 1 in self._pending
+
+    def _settled(self) -> bool:
+        # Nothing in flight that a new run could not carry on: the CRM lookup, an update waiting.
+        return not self._crm_running and workflow.all_handlers_finished()
+
+    def _done(self) -> bool:
+        return self._ended and not self._pending and self._settled()
+
+    def _rotate(self) -> bool:
+        due = self._signals >= self._signals_per_run or workflow.info().is_continue_as_new_suggested()
+        return due and self._settled()

@@ -31,6 +31,7 @@ __all__ = [
     "assemble_model",
     "chat_messages",
     "load_model",
+    "model_lock",
 ]
 
 MAX_REPLY_TOKENS = 60
@@ -59,6 +60,13 @@ def load_model(model_file: Path, threads: int = 2) -> Any:
         chat_format="gemma",
         verbose=False,
     )
+
+
+@functools.cache
+def model_lock(model_file: Path, threads: int = 2) -> threading.Lock:
+    """The lock of the model `load_model` shares: llama.cpp's context runs one generation at a time,
+    whichever `LlamaLLM` (a call's, the worker's summaries) asks for it."""
+    return threading.Lock()
 
 
 def _tool_prompt(tools: list[Tool]) -> str:
@@ -192,8 +200,7 @@ class LlamaLLM(llm.LLM):
         self._model_file = model_file
         self._threads = threads
         self._max_tokens = max_tokens
-        # llama.cpp's context is single-threaded: one generation at a time.
-        self.lock = threading.Lock()
+        self.lock = model_lock(model_file, threads)
 
     @property
     def model(self) -> str:

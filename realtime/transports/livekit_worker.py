@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from livekit import rtc
 from livekit.agents import AgentServer, JobContext, JobProcess, cli
 from temporalio.client import Client
 
 from rapport.logs import configure_logging, get_logger
+from rapport.phone import InvalidNumber, to_e164
 from rapport.settings import Settings
 from realtime.call import CallFactory
 from realtime.session import Models
@@ -54,9 +56,28 @@ async def entrypoint(ctx: JobContext) -> None:
         calls = replace(calls, recorder_client=client)
     # The room's metadata names the statechart; sales practice is the default.
     name = (ctx.job.room.metadata or "").strip() or "sales_roleplay"
-    call = calls.new_call(name, audio_in=None, sink=lambda _event: None, call_id=ctx.job.id)
     await ctx.connect()
+    caller = await ctx.wait_for_participant()
+    call = calls.new_call(
+        name,
+        audio_in=None,
+        sink=lambda _event: None,
+        call_id=ctx.job.id,
+        caller_number=_caller_number(caller),
+    )
     await call.start(room=ctx.room)
+
+
+def _caller_number(caller: rtc.RemoteParticipant) -> str | None:
+    """A phone caller's number (LiveKit SIP sets `sip.phoneNumber`); None for a browser caller."""
+    raw = caller.attributes.get("sip.phoneNumber")
+    if not raw:
+        return None
+    try:
+        return to_e164(raw)
+    except InvalidNumber:
+        log.warning("livekit_worker.caller_number_not_international", call_id=caller.sid)
+        return None
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from rapport.phone import to_e164
 
 __all__ = ["Scenario", "ScenarioError", "Turn", "load_scenario"]
 
@@ -40,7 +42,13 @@ class _TurnModel(BaseModel):
 class _CallerModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    number: str | None = None
     turns: list[_TurnModel] = Field(min_length=1)
+
+    @field_validator("number")
+    @classmethod
+    def _international(cls, number: str | None) -> str | None:
+        return to_e164(number) if number is not None else None
 
 
 class _ScenarioModel(BaseModel):
@@ -65,6 +73,8 @@ class Scenario:
     path: Path
     statechart: str
     turns: tuple[Turn, ...]
+    # The number the caller calls from (E.164): the call's CRM lookup uses it.
+    caller_number: str | None = None
 
 
 def _field(loc: tuple[int | str, ...]) -> str:
@@ -105,4 +115,6 @@ def load_scenario(path: Path) -> Scenario:
                 barge_in_after_ms=turn.barge_in_after_ms,
             )
         )
-    return Scenario(path=path, statechart=model.statechart, turns=tuple(turns))
+    return Scenario(
+        path=path, statechart=model.statechart, turns=tuple(turns), caller_number=model.caller.number
+    )

@@ -106,7 +106,9 @@ async def run_scripted_call(scenario: Scenario, calls: CallFactory) -> CallRepor
     audio = render_turns(scenario)
     events: list[CallEvent] = []
     audio_in = CallerAudioInput(now=asyncio.get_running_loop().time, sample_rate=RATE)
-    call = calls.new_call(scenario.statechart, audio_in=audio_in, sink=events.append)
+    call = calls.new_call(
+        scenario.statechart, audio_in=audio_in, sink=events.append, caller_number=scenario.caller_number
+    )
     caller_turns: list[_CallerTurn] = []
 
     def on_transcribed(ev: UserInputTranscribedEvent) -> None:

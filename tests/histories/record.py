@@ -1,0 +1,104 @@
+"""Records call-workflow histories for the Replayer test, with whatever workflow code is imported.
+
+Run it with the version that running calls may still be on, before changing the workflow, and
+commit the files: `test_recorded_histories_replay` then fails CI on a change that would break
+those calls.
+
+    PYTHONPATH=<checkout of that version> .venv/bin/python -m tests.histories.record LABEL [OUT_DIR]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from pathlib import Path
+
+import asyncpg
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from db.migrate import migrate
+from realtime.events import CallEnded, CallerUtterance, CallStarted, MachineTransition
+from realtime.recorder import TASK_QUEUE, to_record
+from worker import build_worker
+from workflows.call import CallWorkflow
+from workflows.records import CallInput, EventBatch
+
+__all__ = ["main"]
+
+SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+TEMPORAL = Path(sys.executable).parent / "temporal"
+
+
+def _batches(call_id: str, per_batch: int, transitions: int) -> list[EventBatch]:
+    events = [
+        CallStarted(0.0, call_id, "sales_roleplay", "v1", "v2"),
+        *(
+            MachineTransition(0.01 * i, "turn_taking", "speech_started", "listening", "user_speaking")
+            for i in range(1, transitions)
+        ),
+        CallerUtterance(0.01 * transitions, "Do you have a minute?"),
+        CallEnded(0.01 * (transitions + 1), "caller"),
+    ]
+    records = [to_record(i + 1, e) for i, e in enumerate(events)]
+    return [EventBatch(records[i : i + per_batch]) for i in range(0, len(records), per_batch)]
+
+
+async def _record(client: Client, start: CallInput, batches: list[EventBatch], out: Path) -> None:
+    handle = await client.start_workflow(
+        CallWorkflow.run,
+        start,
+        id=start.call_id,
+        task_queue=TASK_QUEUE,
+        start_signal="record",
+        start_signal_args=[batches[0]],
+    )
+    for batch in batches[1:]:
+        await handle.signal(CallWorkflow.record, batch)
+    await handle.result()
+    # Every run of a call that continued as new: each is a history a worker may have to replay.
+    run_id: str | None = handle.first_execution_run_id
+    index = 0
+    while run_id is not None:
+        run = client.get_workflow_handle(start.call_id, run_id=run_id)
+        history = await run.fetch_history()
+        (out.parent / f"{out.name}-run{index}.json").write_text(history.to_json(), encoding="utf-8")
+        last = history.events[-1]
+        attributes = last.workflow_execution_continued_as_new_event_attributes
+        run_id = attributes.new_execution_run_id or None
+        index += 1
+
+
+async def record(label: str, out_dir: Path) -> None:
+    name = f"rapport_histories_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(SERVER)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    pool = await asyncpg.create_pool(SERVER.rsplit("/", 1)[0] + f"/{name}", min_size=1, max_size=4)
+    assert pool is not None
+    env = await WorkflowEnvironment.start_local(dev_server_existing_path=str(TEMPORAL))
+    try:
+        async with pool.acquire() as conn:
+            await migrate(conn)
+        async with build_worker(env.client, pool):
+            plain = f"history-{label}-plain"
+            await _record(env.client, CallInput(plain), _batches(plain, 10, 25), out_dir / plain)
+            rotated = f"history-{label}-continued"
+            await _record(
+                env.client, CallInput(rotated, signals_per_run=3), _batches(rotated, 5, 40), out_dir / rotated
+            )
+    finally:
+        await env.shutdown()
+        await pool.close()
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def main() -> None:
+    label = sys.argv[1]
+    out_dir = Path(sys.argv[2]) if len(sys.argv) > 2 else Path(__file__).resolve().parent
+    asyncio.run(record(label, out_dir))
+
+
+if __name__ == "__main__":
+    main()

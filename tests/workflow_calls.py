@@ -1,0 +1,36 @@
+"""Starting call workflows the way the recorder does, with simple event streams to record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle
+
+from realtime.events import CallEnded, CallEvent, CallStarted, MachineTransition
+from realtime.recorder import TASK_QUEUE
+from workflows.call import CallWorkflow
+from workflows.records import CallInput, EventBatch
+
+__all__ = ["call_events", "start_call"]
+
+
+async def start_call(temporal: Client, start: CallInput, first: EventBatch) -> WorkflowHandle[Any, int]:
+    """Start a call's workflow the way the recorder does: signal-with-start with the first batch."""
+    return await temporal.start_workflow(
+        CallWorkflow.run,
+        start,
+        id=start.call_id,
+        task_queue=TASK_QUEUE,
+        start_signal="record",
+        start_signal_args=[first],
+    )
+
+
+def call_events(call_id: str, transitions: int) -> list[CallEvent]:
+    events: list[CallEvent] = [CallStarted(0.0, call_id, "sales_roleplay", "v1", "v2")]
+    states = ["listening", "user_speaking", "endpointing", "thinking", "agent_speaking"]
+    for i in range(transitions):
+        source, dest = states[i % 5], states[(i + 1) % 5]
+        events.append(MachineTransition(0.01 * (i + 1), "turn_taking", "e", source, dest))
+    events.append(CallEnded(0.01 * (transitions + 1), "caller"))
+    return events
