@@ -31,7 +31,7 @@ from realtime.session import Models
 from realtime.transports.scenario import load_scenario
 from realtime.transports.scripted import run_scripted_call
 
-__all__ = ["main"]
+__all__ = ["latency_row", "main"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "bench" / "scenarios" / "discovery_call.yaml"
@@ -87,7 +87,7 @@ async def run_config(window: str, call_count: int) -> Samples:
     return samples
 
 
-def _row(name: str, values: list[int]) -> str:
+def latency_row(name: str, values: list[int]) -> str:
     if not values:
         return f"| {name} | 0 | – | – | – |"
     return (
@@ -109,11 +109,11 @@ def render(results: dict[str, Samples], calls: int) -> str:
         "",
         "| configuration: voice-to-voice | replies | p50 ms | p95 ms | max ms |",
         "|---|---|---|---|---|",
-        *[_row(name, s.voice_to_voice_ms) for name, s in results.items()],
+        *[latency_row(name, s.voice_to_voice_ms) for name, s in results.items()],
         "",
         "| configuration: barge-in stop | barge-ins | p50 ms | p95 ms | max ms |",
         "|---|---|---|---|---|",
-        *[_row(name, s.barge_in_stop_ms) for name, s in results.items()],
+        *[latency_row(name, s.barge_in_stop_ms) for name, s in results.items()],
         "",
         "### Where a reply's wait goes",
         "",

@@ -27,7 +27,9 @@ log = get_logger(__name__)
 
 TASK_QUEUE = "rapport-calls"
 BATCH_SIZE = 100
-FLUSH_INTERVAL_S = 0.1
+# A call makes a few events a second: half a second of them per signal keeps the workflow's
+# history and the store's transactions few, and is what a crash of this process could lose.
+FLUSH_INTERVAL_S = 0.5
 RETRY_MAX_S = 5.0
 
 
@@ -69,14 +71,16 @@ class EventRecorder:
             return
         self._seq += 1
         self._buffer.append(to_record(self._seq, event))
-        if len(self._buffer) >= BATCH_SIZE:
+        if len(self._buffer) >= BATCH_SIZE or not self.started.is_set():
             self._wake.set()
 
     async def run(self) -> None:
         """Send until closed and drained. Cancel it to stop at once (what is unsent stays unsent)."""
         delay = 0.2
         while not (self._closing and not self._buffer):
-            if not self._buffer or (len(self._buffer) < BATCH_SIZE and not self._closing):
+            # The first batch goes at once: it starts the workflow, and with it the CRM lookup.
+            can_wait = self.started.is_set() and not self._closing
+            if not self._buffer or (len(self._buffer) < BATCH_SIZE and can_wait):
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), FLUSH_INTERVAL_S)

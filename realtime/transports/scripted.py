@@ -231,11 +231,12 @@ def _report(
         },
         "events_recorded": recorded,
         "events": [_event_row(event, t0) for event in events],
-        # What the LLM will see as the conversation so far: interrupted replies as heard.
+        # What the LLM will see next: the stage's instructions, facts that joined during the call
+        # (the CRM record), and the conversation with interrupted replies as heard.
         "llm_context": [
             {"role": item.role, "text": item.text_content or ""}
-            for item in call.session.history.items
-            if item.type == "message" and item.role in ("user", "assistant")
+            for item in call.agent.chat_ctx.items
+            if item.type == "message"
         ],
     }
 
