@@ -6,8 +6,10 @@ COPY rapport rapport
 COPY realtime realtime
 COPY statecharts statecharts
 COPY playground playground
+COPY dashboard dashboard
 COPY workflows workflows
 COPY activities activities
+COPY scoring scoring
 COPY db db
 COPY worker.py worker.py
 RUN pip install --no-cache-dir .

@@ -6,6 +6,7 @@ python worker.py        # TEMPORAL_ADDRESS and DATABASE_URL from the environment
 from __future__ import annotations
 
 import asyncio
+import functools
 
 import asyncpg
 from temporalio.client import Client
@@ -13,6 +14,7 @@ from temporalio.worker import Worker
 
 from activities.crm import CrmActivities, CrmAdapter, HttpCrm
 from activities.event_store import EventStoreActivities
+from activities.scoring import ScoringActivities
 from activities.summary import SummaryActivities
 from db.crm import PostgresCrm
 from db.migrate import migrate
@@ -48,7 +50,10 @@ def build_worker(
     settings = settings or Settings.from_env()
     events = EventStoreActivities(pool)
     lookups = CrmActivities(crm or build_crm(settings, pool))
-    summaries = SummaryActivities(pool, lambda: build_llm(settings))
+    # One LLM for summaries and rubrics, built when the first call ends, not at start-up.
+    llm = functools.cache(lambda: build_llm(settings))
+    summaries = SummaryActivities(pool, llm)
+    scoring = ScoringActivities(pool, llm, rubric_dir=settings.rubric_dir, webhook=settings.scorecard_webhook)
     return Worker(
         client,
         task_queue=TASK_QUEUE,
@@ -58,6 +63,10 @@ def build_worker(
             lookups.crm_lookup,
             summaries.summarize_call,
             summaries.record_summary_failure,
+            scoring.score_metrics,
+            scoring.judge_rubric,
+            scoring.record_rubric_failure,
+            scoring.notify_scorecard,
         ],
     )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 
 import asyncpg
@@ -20,10 +19,11 @@ __all__ = ["SummaryActivities", "transcript"]
 
 log = get_logger(__name__)
 
-INSTRUCTIONS = (
-    "You write notes for a sales manager. Summarise this phone call in two plain sentences: "
-    "what the caller wanted and how the call ended. Use only what the transcript says."
-)
+INSTRUCTIONS = "You write short notes about phone calls for a sales manager."
+QUESTION = "In two sentences, what happened on this call?"
+# A small local model asked for a summary tends to continue the transcript instead; made to start
+# a sentence about the caller, it writes one. A hosted model gets the question alone.
+ANSWER_FORM = 'root ::= "The caller " [^\\n]+'
 # The model's context is small; the end of a long call says most about how it went.
 MAX_TRANSCRIPT_CHARS = 6_000
 NOTHING_SAID = "The caller did not speak during this call."
@@ -43,11 +43,11 @@ def transcript(turns: Sequence[TurnRow]) -> str:
 
 
 class SummaryActivities:
-    """Activities sharing the worker's pool and its LLM (built on first use)."""
+    """Activities sharing the worker's pool and its LLM."""
 
     def __init__(self, pool: asyncpg.Pool, llm_factory: Callable[[], llm.LLM]) -> None:
         self._pool = pool
-        self._llm = functools.cache(llm_factory)
+        self._llm = llm_factory
 
     @activity.defn(name="summarize_call")
     async def summarize_call(self, request: SummaryInput) -> str:
@@ -57,7 +57,8 @@ class SummaryActivities:
             raise ApplicationError(f"no call {request.call_id!r} in the store", non_retryable=True)
         model = self._llm()
         if any(t.speaker == "caller" and t.text.strip() for t in projection.turns):
-            summary = await complete(model, INSTRUCTIONS, transcript(projection.turns))
+            text = f"Here is a phone call.\n\n{transcript(projection.turns)}\n\n{QUESTION}"
+            summary = await complete(model, INSTRUCTIONS, text, grammar=ANSWER_FORM)
             if not summary:
                 raise ApplicationError(f"call {request.call_id}: the LLM wrote an empty summary")
         else:

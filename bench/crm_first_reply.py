@@ -9,8 +9,8 @@ worker, a fresh PostgreSQL database), alternating two configurations in one run:
   answers after 2 s (`tests/crm_server.py`); the record joins the LLM's context when it arrives.
 
 Latency is read off the scripted caller's side of the audio, as in `bench.voice_loop`. The
-worker's post-call summaries go to an LLM stand-in (`bench/llm_stand_in.py`), so the local model
-serves only the calls. Writes `docs/benchmarks.md`.
+worker's post-call work (scorecard, summary) goes to an LLM stand-in (`bench/llm_stand_in.py`), so
+the local model serves only the calls. Writes `docs/benchmarks.md`.
 
     .venv/bin/python -m bench.crm_first_reply [--calls 8]
 """
@@ -20,32 +20,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-from temporalio.testing import WorkflowEnvironment
-
 from bench.llm_stand_in import MODEL, serve_llm
-from bench.query_load import SERVER, scratch_database
 from bench.report import RESULTS, machine_line, write_section
+from bench.stack import bench_stack
 from bench.voice_loop import latency_row
 from rapport.logs import configure_logging
-from rapport.settings import Settings
-from realtime.call import CallFactory
-from realtime.session import Models
 from realtime.transports.scenario import Scenario, load_scenario
 from realtime.transports.scripted import run_scripted_call
 from tests.crm_server import JORDAN, serve_crm
-from worker import build_worker
 
 __all__ = ["main"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "bench" / "scenarios" / "discovery_call.yaml"
-TEMPORAL_CLI = Path(sys.executable).parent / "temporal"
 NUMBER = "+15555550101"
 CRM_DELAY_S = 2.0
 CONFIGS = ("baseline: no CRM lookup", f"CRM answering in {CRM_DELAY_S:g} s")
@@ -59,33 +50,19 @@ def _opening(number: str | None) -> Scenario:
 async def _measure(calls: int) -> dict[str, dict[str, list[int]]]:
     samples: dict[str, dict[str, list[int]]] = {name: {"first": [], "all": []} for name in CONFIGS}
     async with contextlib.AsyncExitStack() as stack:
-        url = await stack.enter_async_context(scratch_database(SERVER))
         crm_url = await stack.enter_async_context(serve_crm({NUMBER: JORDAN}, delay_s=CRM_DELAY_S))
         llm_url = await stack.enter_async_context(serve_llm(1.5))
-        env = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=str(TEMPORAL_CLI), dev_server_log_level="error"
-        )
-        stack.push_async_callback(env.shutdown)
-        worker_settings = Settings.from_env(
-            {
-                "DATABASE_URL": url,
-                "RAPPORT_CRM": "http",
-                "RAPPORT_CRM_URL": crm_url,
-                "RAPPORT_LLM": "openai_compatible",
-                "RAPPORT_LLM_BASE_URL": llm_url,
-                "RAPPORT_LLM_MODEL": MODEL,
-            }
-        )
-        pool = await asyncpg.create_pool(url, min_size=1, max_size=8)
-        assert pool is not None
-        stack.push_async_callback(pool.close)
-        await stack.enter_async_context(build_worker(env.client, pool, settings=worker_settings))
-        settings = Settings.from_env()
-        factory = CallFactory.create(settings, Models.load(settings), recorder_client=env.client)
-        await factory.models.warm_up()
+        worker_env = {
+            "RAPPORT_CRM": "http",
+            "RAPPORT_CRM_URL": crm_url,
+            "RAPPORT_LLM": "openai_compatible",
+            "RAPPORT_LLM_BASE_URL": llm_url,
+            "RAPPORT_LLM_MODEL": MODEL,
+        }
+        bench = await stack.enter_async_context(bench_stack(worker_env))
         for _ in range(calls):
             for name, number in zip(CONFIGS, (None, NUMBER), strict=True):
-                report: dict[str, Any] = (await run_scripted_call(_opening(number), factory)).data
+                report: dict[str, Any] = (await run_scripted_call(_opening(number), bench.calls)).data
                 latencies = report["latency"]["voice_to_voice_ms"]
                 samples[name]["first"].extend(latencies[:1])
                 samples[name]["all"].extend(latencies)

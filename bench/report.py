@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 import os
 import platform
 import re
-from collections.abc import Sequence
 from pathlib import Path
+
+from rapport.stats import percentile
 
 __all__ = ["RESULTS", "machine_line", "percentile", "write_section"]
 
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 _HEADER = "# Benchmarks\n\nEach section is written by the benchmark it names; do not edit by hand.\n"
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100); honest for small samples."""
-    ordered = sorted(values)
-    return float(ordered[max(1, math.ceil(q / 100 * len(ordered))) - 1])
 
 
 def machine_line() -> str:

@@ -39,9 +39,13 @@ class CallRow:
     last_seq: int
     # The VAD's end of the caller's speech that the next agent reply answers (its latency's start).
     awaiting_reply_since: float | None = None
+    rep_id: str | None = None
+    started_wall: float | None = None
 
 
 _CALL_COLUMNS = ", ".join(f.name for f in fields(CallRow))
+_CALL_VALUES = ", ".join(f"${i}" for i in range(1, len(fields(CallRow)) + 1))
+_CALL_UPDATES = ", ".join(f"{f.name} = ${i}" for i, f in enumerate(fields(CallRow), 1) if i > 1)
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,8 @@ def advance(call: CallRow, events: Sequence[StoredEvent]) -> tuple[CallRow, tupl
                 statechart=data.get("statechart"),
                 statechart_version=data.get("statechart_version"),
                 started_at=event.at,
+                rep_id=data.get("rep_id"),
+                started_wall=data.get("wall_time"),
             )
         elif event.type == "call_ended":
             call = replace(call, ended_at=event.at, end_reason=data.get("reason"))
@@ -143,9 +149,8 @@ async def apply_events(conn: Executor, call_id: str, events: Sequence[StoredEven
     if after == before:
         return
     await conn.execute(
-        f"INSERT INTO calls ({_CALL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-        " ON CONFLICT (call_id) DO UPDATE SET statechart = $2, statechart_version = $3,"
-        " started_at = $4, ended_at = $5, end_reason = $6, last_seq = $7, awaiting_reply_since = $8",
+        f"INSERT INTO calls ({_CALL_COLUMNS}) VALUES ({_CALL_VALUES})"
+        f" ON CONFLICT (call_id) DO UPDATE SET {_CALL_UPDATES}",
         *astuple(after),
     )
     if turns:

@@ -146,19 +146,27 @@ def _audio_problem(data: bytes) -> str | None:
 
 
 async def serve(settings: Settings, *, host: str, port: int) -> None:
-    """Load and warm the models, then serve the playground until interrupted."""
-    from rapport.stack import local_stack
+    """Load and warm the models, then serve the playground (and the dashboard) until interrupted."""
+    from dashboard.app import MOUNT
+    from dashboard.app import mount as mount_dashboard
+    from rapport.stack import connect_database, local_stack
 
     print("rapport: starting Postgres and Temporal, loading models...", flush=True)
     async with local_stack(settings) as stack:
         calls = CallFactory.create(settings, Models.load(settings), recorder_client=stack.client)
         await calls.models.warm_up()
-        runner = web.AppRunner(build_app(calls))
+        app = build_app(calls)
+        # The dashboard reads the stored calls; the calls themselves never touch this pool.
+        pool = await connect_database(settings)
+        mount_dashboard(app, pool, settings)
+        runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, host, port)
         await site.start()
         print(f"rapport: playground at http://{host}:{port}/  (Ctrl-C to stop)", flush=True)
+        print(f"rapport: dashboard at http://{host}:{port}{MOUNT}/", flush=True)
         try:
             await asyncio.Event().wait()
         finally:
             await runner.cleanup()
+            await pool.close()

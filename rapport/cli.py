@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from dashboard.commands import add_commands as add_dashboard_commands
+from dashboard.commands import run as run_dashboard_command
 from db.event_store import UnknownCall
 from rapport.logs import configure_logging, get_logger
 from rapport.settings import ConfigError, Settings
@@ -44,6 +46,14 @@ def _parser() -> argparse.ArgumentParser:
 
     replay = commands.add_parser("replay", help="rebuild a call from its events and check the projections")
     replay.add_argument("call_id")
+
+    scorecard = commands.add_parser("scorecard", help="print a call's scorecard")
+    scorecard.add_argument("call_id")
+    scorecard.add_argument("--json", action="store_true", help="the scorecard as one JSON object")
+    scorecard.add_argument(
+        "--wait", type=float, default=0.0, metavar="SECONDS", help="wait this long for one still being made"
+    )
+    add_dashboard_commands(commands)
     return parser
 
 
@@ -61,7 +71,11 @@ async def _call(settings: Settings, scenario_path: Path, report_path: Path) -> d
     async with local_stack(settings) as stack:
         await calls.models.warm_up()
         report = await run_scripted_call(scenario, replace(calls, recorder_client=stack.client))
-    await asyncio.to_thread(_write_report, report_path, report.data)
+        await asyncio.to_thread(_write_report, report_path, report.data)
+        if stack.runs_worker:
+            # This process is the worker: the scorecard and summary are made before it exits.
+            print("rapport: scoring the call...", file=sys.stderr, flush=True)
+            await stack.finish_post_call(str(report.data["call_id"]))
     return report.data
 
 
@@ -114,6 +128,33 @@ async def _replay(settings: Settings, call_id: str) -> list[str]:
     return problems
 
 
+class NotReady(Exception):
+    """The call exists, its scorecard is not (fully) made yet: exit status 1."""
+
+
+async def _scorecard(settings: Settings, call_id: str, wait_s: float) -> dict[str, object]:
+    """The call's scorecard once its rubric is judged (or failed), waiting up to `wait_s`."""
+    from db.projections import load_projection
+    from db.scorecards import load_scorecard
+    from rapport.stack import connect_database
+
+    pool = await connect_database(settings)
+    try:
+        if await load_projection(pool, call_id) is None:
+            raise UnknownCall(f"no call {call_id!r} in the store")
+        deadline = asyncio.get_running_loop().time() + wait_s
+        while True:
+            card = await load_scorecard(pool, call_id)
+            if card is not None and card.rubric_status != "pending":
+                return card.as_json()
+            if asyncio.get_running_loop().time() >= deadline:
+                state = "has no scorecard yet" if card is None else "is still being scored"
+                raise NotReady(f"call {call_id!r} {state} (waited {wait_s:g} s; try --wait)")
+            await asyncio.sleep(0.25)
+    finally:
+        await pool.close()
+
+
 def _write_report(path: Path, data: dict[str, object]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
@@ -146,6 +187,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 + ("projections differ" if problems else "projections match the events")
             )
             return 1 if problems else 0
+        if args.command == "scorecard":
+            try:
+                card = asyncio.run(_scorecard(settings, args.call_id, args.wait))
+            except NotReady as exc:
+                print(f"rapport: {exc}", file=sys.stderr)
+                return 1
+            from scoring.report import scorecard_text
+
+            print(json.dumps(card, indent=2) if args.json else scorecard_text(card))
+            return 0
+        dashboard_status = run_dashboard_command(settings, args)
+        if dashboard_status is not None:
+            return dashboard_status
         if args.command == "up":
             from playground.server import serve
 

@@ -103,6 +103,10 @@ class Settings:
     crm_url: str | None = None
     crm_token: Secret | None = None
     crm_timeout_ms: int = 3_000
+    # How long a manager's dashboard sign-in lasts.
+    session_hours: int = 12
+    rubric_dir: Path = PROJECT_ROOT / "scoring" / "rubrics"
+    scorecard_webhook: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -144,4 +148,7 @@ class Settings:
             crm_url=env.get("RAPPORT_CRM_URL") or None,
             crm_token=_secret(env, "RAPPORT_CRM_TOKEN"),
             crm_timeout_ms=_int(env, "RAPPORT_CRM_TIMEOUT_MS", 3_000),
+            session_hours=_int(env, "RAPPORT_SESSION_HOURS", 12),
+            rubric_dir=Path(env.get("RAPPORT_RUBRIC_DIR", str(PROJECT_ROOT / "scoring" / "rubrics"))),
+            scorecard_webhook=env.get("RAPPORT_SCORECARD_WEBHOOK") or None,
         )

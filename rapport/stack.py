@@ -30,9 +30,24 @@ log = get_logger(__name__)
 TEMPORAL_CLI = Path(sys.executable).parent / "temporal"
 
 
+# Scoring a call with the local model takes seconds; past this, the command stops waiting.
+POST_CALL_WAIT_S = 180.0
+
+
 @dataclass(frozen=True)
 class Stack:
     client: Client
+    # True when the worker runs in this process (no TEMPORAL_ADDRESS): post-call work stops with it.
+    runs_worker: bool = False
+
+    async def finish_post_call(self, call_id: str, within: float = POST_CALL_WAIT_S) -> None:
+        """Wait for the call's post-call workflow (scorecard, summary) to finish."""
+        from workflows.call import post_call_id
+
+        try:
+            await asyncio.wait_for(self.client.get_workflow_handle(post_call_id(call_id)).result(), within)
+        except TimeoutError:
+            log.warning("stack.post_call_unfinished", call_id=call_id, waited_s=within)
 
 
 def _embedded_postgres(pgdata: Path) -> str:
@@ -76,4 +91,4 @@ async def local_stack(settings: Settings) -> AsyncIterator[Stack]:
         stack.push_async_callback(env.shutdown)
         await stack.enter_async_context(build_worker(env.client, pool, settings=settings))
         log.info("stack.local_temporal_started")
-        yield Stack(env.client)
+        yield Stack(env.client, runs_worker=True)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from livekit import rtc
-from livekit.agents.voice.events import ConversationItemAddedEvent
+from livekit.agents.voice.events import ConversationItemAddedEvent, FunctionToolsExecutedEvent
 from temporalio.client import Client
 
 from rapport.logs import get_logger
@@ -24,7 +25,9 @@ from realtime.events import (
     CallStarted,
     CrmContextJoined,
     EventSink,
+    LatencySample,
     MachineTransition,
+    ToolCalled,
 )
 from realtime.recorder import EventRecorder
 from realtime.session import Models, build_session
@@ -61,10 +64,12 @@ class Call:
         frame_sink: Callable[[rtc.AudioFrame], Awaitable[None]] | None = None,
         call_id: str | None = None,
         caller_number: str | None = None,
+        rep_id: str | None = None,
         recorder_client: Client | None = None,
     ) -> None:
         self.call_id = call_id or uuid.uuid4().hex
         self.caller_number = caller_number
+        self.rep_id = rep_id
         self.clock = LoopClock()
         self._sink = sink
         # The call's workflow records every event; the call never waits for it.
@@ -74,6 +79,7 @@ class Call:
             else None
         )
         self._background: list[asyncio.Task[None]] = []
+        self._speech_ended_at: float | None = None
         self._sender: asyncio.Task[None] | None = None
         self.audio_in = audio_in
         self.segments: list[PlayedSegment] = []
@@ -107,8 +113,22 @@ class Call:
                     at=rec.at, machine=machine, event=rec.event, source=rec.source, dest=rec.dest
                 )
             )
+            if machine == "turn_taking":
+                self._sample_latency(rec)
 
         return record
+
+    def _sample_latency(self, rec: TransitionRecord) -> None:
+        """Voice to voice, per reply: the VAD's end of the caller's speech to the agent's first audio."""
+        if rec.event == "speech_ended":
+            self._speech_ended_at = rec.at
+        elif rec.event == "agent_audio_started" and self._speech_ended_at is not None:
+            self._emit(LatencySample(rec.at, round((rec.at - self._speech_ended_at) * 1000, 1)))
+            self._speech_ended_at = None
+
+    def _on_tools_executed(self, ev: FunctionToolsExecutedEvent) -> None:
+        for call, output in ev.zipped():
+            self._emit(ToolCalled(self.clock.now(), call.name, call.arguments, output.output))
 
     async def start(self, room: rtc.Room | None = None) -> None:
         """Start talking: on the caller-side audio, or in a LiveKit room (livekit's room I/O)."""
@@ -118,6 +138,7 @@ class Call:
         if self.recorder is not None:
             self._sender = asyncio.get_running_loop().create_task(self.recorder.run())
         self.session.on("conversation_item_added", self._on_item_added)
+        self.session.on("function_tools_executed", self._on_tools_executed)
         # The end_call tool shuts the session down; the call follows it.
         self.session.on("close", lambda _ev: self._hangup_soon())
         self._emit(
@@ -128,6 +149,8 @@ class Call:
                 statechart_version=self.chart.version,
                 turn_taking_version=self._turn_chart.version,
                 caller_number=self.caller_number,
+                rep_id=self.rep_id,
+                wall_time=time.time(),
             )
         )
         if room is None:
@@ -242,10 +265,12 @@ class CallFactory:
         frame_sink: Callable[[rtc.AudioFrame], Awaitable[None]] | None = None,
         call_id: str | None = None,
         caller_number: str | None = None,
+        rep_id: str | None = None,
     ) -> Call:
         """A call playing `statechart`; raises `UnknownStatechart` or `StatechartError`.
 
-        With a caller number (E.164) the call's workflow looks the caller up in the CRM.
+        With a caller number (E.164) the call's workflow looks the caller up in the CRM; the rep's
+        id decides whose managers see the call and its scorecard.
         """
         return Call(
             chart=self.conversations.get(statechart),
@@ -257,5 +282,6 @@ class CallFactory:
             frame_sink=frame_sink,
             call_id=call_id,
             caller_number=caller_number,
+            rep_id=rep_id,
             recorder_client=self.recorder_client,
         )

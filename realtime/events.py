@@ -34,7 +34,8 @@ class CallEvent:
 
 @dataclass(frozen=True)
 class CallStarted(CallEvent):
-    """Version 2 adds `caller_number` (E.164, or None when the transport does not know it)."""
+    """Version 2 adds `caller_number` (E.164), `rep_id` (the rep practising, whose team sees the
+    call) and `wall_time` (Unix seconds at the start: `at` is the loop's monotonic clock)."""
 
     type: ClassVar[str] = "call_started"
     version: ClassVar[int] = 2
@@ -43,6 +44,8 @@ class CallStarted(CallEvent):
     statechart_version: str
     turn_taking_version: str
     caller_number: str | None = None
+    rep_id: str | None = None
+    wall_time: float | None = None
 
 
 @dataclass(frozen=True)

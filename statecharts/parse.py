@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
-import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from statecharts.errors import Problem, StatechartError
 from statecharts.records import CallbackRef, Kind, Location, State, Statechart, Transition
+from statecharts.yaml_nodes import NodeReader, compose_file
 
 __all__ = ["parse_statechart"]
 
@@ -21,54 +19,9 @@ TRANSITION_KEYS = ("target", "guard", "actions", "description")
 CALLBACK_KEYS = ("type", "params")
 KINDS: tuple[Kind, ...] = ("turn_taking", "conversation")
 STATE_TYPES = ("atomic", "final")
-_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
 
 
-class _Parser:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.problems: list[Problem] = []
-
-    def loc(self, node: Node) -> Location:
-        return Location(str(self.path), node.start_mark.line + 1, node.start_mark.column + 1)
-
-    def problem(self, node: Node, message: str) -> None:
-        self.problems.append(Problem(self.loc(node), message))
-
-    def mapping(self, node: Node, what: str, allowed: tuple[str, ...]) -> dict[str, Node]:
-        """The mapping's entries by key; unknown and duplicate keys are problems."""
-        if not isinstance(node, MappingNode):
-            self.problem(node, f"{what} must be a mapping")
-            return {}
-        out: dict[str, Node] = {}
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            if allowed and key not in allowed:
-                self.problem(key_node, f"unknown key {key!r} in {what} (allowed: {', '.join(allowed)})")
-            elif key in out:
-                self.problem(key_node, f"duplicate key {key!r} in {what}")
-            else:
-                out[key] = value_node
-        return out
-
-    def text(self, node: Node | None, what: str) -> str | None:
-        if node is None:
-            return None
-        if not isinstance(node, ScalarNode) or node.tag.endswith(":null"):
-            self.problem(node, f"{what} must be text")
-            return None
-        return str(node.value)
-
-    def name(self, node: Node | None, what: str) -> str | None:
-        value = self.text(node, what)
-        if value is not None and node is not None and not _NAME.match(value):
-            self.problem(node, f"{what} {value!r} must match [a-z][a-z0-9_]*")
-            return None
-        return value
-
-    def value(self, node: Node) -> object:
-        return yaml.SafeLoader("").construct_document(node)
-
+class _Parser(NodeReader):
     def callbacks(self, node: Node | None, what: str) -> tuple[CallbackRef, ...]:
         if node is None:
             return ()
@@ -126,10 +79,10 @@ class _Parser:
         transitions: list[Transition] = []
         if "on" in entries:
             for event_node, spec in self.mapping(entries["on"], f"'on' of {name!r}", ()).items():
-                event = self.name(self._key_node(entries["on"], event_node), "event")
+                event = self.name(self.key_node(entries["on"], event_node), "event")
                 if event is not None:
                     transitions += self.transitions(
-                        event, spec, after_ms=None, key=self._key_node(entries["on"], event_node)
+                        event, spec, after_ms=None, key=self.key_node(entries["on"], event_node)
                     )
         if "after" in entries:
             after = entries["after"]
@@ -169,11 +122,6 @@ class _Parser:
             tools=tuple(tools),
             loc=self.loc(key),
         )
-
-    @staticmethod
-    def _key_node(mapping: Node, key: str) -> Node:
-        assert isinstance(mapping, MappingNode)
-        return next(k for k, _ in mapping.value if str(k.value) == key)
 
     def chart(self, root: Node, version: str) -> Statechart | None:
         entries = self.mapping(root, "the statechart", CHART_KEYS)
@@ -220,21 +168,9 @@ class _Parser:
 
 def parse_statechart(path: Path) -> tuple[Statechart | None, list[Problem]]:
     """Parse one definition file. Returns the records (if the YAML parsed) and every problem."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise StatechartError([Problem(Location(str(path), 1, 1), f"cannot read: {exc.strerror}")]) from None
-    version = hashlib.sha256(raw).hexdigest()[:12]
-    parser = _Parser(path)
-    try:
-        root = yaml.compose(raw.decode("utf-8"), Loader=yaml.SafeLoader)
-    except UnicodeDecodeError as exc:
-        return None, [Problem(Location(str(path), 1, 1), f"not UTF-8 text ({exc.reason})")]
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        return None, [Problem(Location(str(path), line, col), f"YAML syntax error: {exc.problem}")]
+    root, version, problems = compose_file(path, StatechartError)
     if root is None:
-        return None, [Problem(Location(str(path), 1, 1), "the file is empty")]
+        return None, problems
+    parser = _Parser(path)
     chart = parser.chart(root, version)
     return chart, parser.problems

@@ -30,6 +30,20 @@ OUTAGE_S = 30
 DATABASE_OUTAGE_S = 5
 
 
+async def _assert_replay_passes(database_url: str, call_id: str) -> None:
+    """`rapport replay` rebuilds the call from its events alone and finds the projections agree."""
+    replay = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "rapport.cli", "replay", call_id],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DATABASE_URL": database_url},
+        timeout=60,
+    )
+    assert replay.returncode == 0, replay.stderr
+    assert "projections match the events" in replay.stdout
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -54,7 +68,9 @@ def _record(recorder: EventRecorder, start: float, count: int) -> None:
         )
 
 
-async def test_temporal_unreachable_for_30_s_loses_nothing(pool: asyncpg.Pool, tmp_path: Path) -> None:
+async def test_temporal_unreachable_for_30_s_loses_nothing(
+    pool: asyncpg.Pool, database_url: str, tmp_path: Path
+) -> None:
     """Temporal goes away mid-call; the call keeps recording; afterwards every event is stored once."""
     port, database = _free_port(), tmp_path / "temporal.db"
     env = await _temporal(port, database)
@@ -79,10 +95,11 @@ async def test_temporal_unreachable_for_30_s_loses_nothing(pool: asyncpg.Pool, t
         assert await recorder.stored(60) == recorder.recorded == 402
     await env.shutdown()
     assert [e.seq for e in await read_events(pool, call_id)] == list(range(1, 403))
+    await _assert_replay_passes(database_url, call_id)
 
 
 async def test_a_worker_killed_mid_call_and_restarted_loses_nothing(
-    pool: asyncpg.Pool, tmp_path: Path
+    pool: asyncpg.Pool, database_url: str, tmp_path: Path
 ) -> None:
     """With no worker, signals wait on the server; a new worker stores them all, once, in order."""
     env = await _temporal(_free_port(), tmp_path / "temporal.db")
@@ -102,6 +119,7 @@ async def test_a_worker_killed_mid_call_and_restarted_loses_nothing(
         assert await recorder.stored(60) == 402
     await env.shutdown()
     assert [e.seq for e in await read_events(pool, call_id)] == list(range(1, 403))
+    await _assert_replay_passes(database_url, call_id)
 
 
 @pytest.fixture
@@ -205,13 +223,4 @@ async def test_postgres_restarted_mid_call_loses_nothing(
     await pool.close()
     assert [e.seq for e in stored] == list(range(1, recorder.recorded + 1))
     assert stored[0].type == "call_started" and stored[-1].type == "call_ended"
-    replay = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "rapport.cli", "replay", call_id],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "DATABASE_URL": server.url},
-        timeout=60,
-    )
-    assert replay.returncode == 0, replay.stderr
-    assert "projections match the events" in replay.stdout
+    await _assert_replay_passes(server.url, call_id)

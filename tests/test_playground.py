@@ -6,8 +6,6 @@ import asyncio
 import base64
 import json
 import re
-import shutil
-import subprocess
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,10 +24,10 @@ from realtime.session import Models
 from realtime.transports.scripted import caller_voice
 from realtime.turn_taking import registry as turn_registry
 from statecharts.load import load_statechart
+from tests.chromium import CHROMIUM, DevTools, devtools_port, launch_chromium
 
 ROOT = Path(__file__).resolve().parent.parent
 TURN_TAKING = ROOT / "statecharts" / "definitions" / "turn_taking.yaml"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Left for a person to look at after the run (bin/test prints nothing about it; it's for debugging).
 SCREENSHOT = Path(tempfile.gettempdir()) / "rapport-playground.png"
 
@@ -91,28 +89,6 @@ async def test_an_unknown_statechart_is_refused_by_name(playground: str) -> None
         assert "'nope'" in error["message"] and "sales_roleplay" in error["message"]
 
 
-class _DevTools:
-    """Just enough of the Chrome DevTools Protocol to read the page and take a screenshot."""
-
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self._ws = ws
-        self._id = 0
-
-    async def call(self, method: str, **params: Any) -> dict[str, Any]:
-        self._id += 1
-        await self._ws.send_str(json.dumps({"id": self._id, "method": method, "params": params}))
-        while True:
-            reply = json.loads((await self._ws.receive()).data)
-            if reply.get("id") == self._id:
-                assert "error" not in reply, reply
-                result: dict[str, Any] = reply["result"]
-                return result
-
-    async def evaluate(self, expression: str) -> Any:
-        result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True)
-        return result["result"].get("value")
-
-
 @pytest.mark.skipif(CHROMIUM is None, reason="bin/test installs Debian's chromium")
 async def test_a_browser_tab_talks_to_the_agent(playground: str, tmp_path: Path) -> None:
     """Chromium's microphone plays a caller WAV; the page shows the caller's words and the agent's reply."""
@@ -125,17 +101,25 @@ async def test_a_browser_tab_talks_to_the_agent(playground: str, tmp_path: Path)
         np.concatenate([np.zeros(4 * MIC_RATE, np.int16), speech, np.zeros(15 * MIC_RATE, np.int16)]),
         MIC_RATE,
     )
-    browser = _launch_chromium(
-        CHROMIUM, mic, f"http://{playground}/?autostart=1&statechart=sales_roleplay", tmp_path
+    browser = launch_chromium(
+        CHROMIUM,
+        f"http://{playground}/?autostart=1&statechart=sales_roleplay",
+        tmp_path,
+        [
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={mic}",
+            "--autoplay-policy=no-user-gesture-required",
+        ],
     )
     try:
-        devtools_port = await asyncio.to_thread(_devtools_port, browser)
+        port = await asyncio.to_thread(devtools_port, browser)
         async with aiohttp.ClientSession() as http:
-            async with http.get(f"http://127.0.0.1:{devtools_port}/json") as response:
+            async with http.get(f"http://127.0.0.1:{port}/json") as response:
                 targets = await response.json()
             page = next(t for t in targets if t["type"] == "page")
             async with http.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=0) as ws:
-                devtools = _DevTools(ws)
+                devtools = DevTools(ws)
                 turns: list[dict[str, str]] = []
                 async with asyncio.timeout(120):
                     while not (
@@ -158,40 +142,3 @@ async def test_a_browser_tab_talks_to_the_agent(playground: str, tmp_path: Path)
     assert turns[0]["who"] == "agent" and "Dana" in turns[0]["text"]
     # The page shows the machine's live state, one of the definition's states.
     assert state in load_statechart(TURN_TAKING, turn_registry).states
-
-
-def _launch_chromium(chromium: str, mic: Path, url: str, tmp_path: Path) -> subprocess.Popen[str]:
-    profile = tempfile.mkdtemp(dir=tmp_path)
-    return subprocess.Popen(
-        [
-            chromium,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={profile}",
-            "--remote-debugging-port=0",
-            "--use-fake-ui-for-media-stream",
-            "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={mic}",
-            "--autoplay-policy=no-user-gesture-required",
-            "--window-size=1280,900",
-            url,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _devtools_port(browser: subprocess.Popen[str]) -> int:
-    assert browser.stderr is not None
-    for line in browser.stderr:
-        match = re.search(r"DevTools listening on ws://[^:]+:(\d+)/", line)
-        if match:
-            return int(match.group(1))
-    raise AssertionError("chromium exited before opening DevTools")

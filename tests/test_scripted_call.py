@@ -110,3 +110,21 @@ def test_the_cli_reports_an_unknown_statechart_without_a_traceback(tmp_path: Pat
     assert result.returncode == 2
     assert "sales_rolepaly" in result.stderr and "sales_roleplay" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_each_answered_turn_records_its_voice_to_voice_latency(barge_in: dict[str, Any]) -> None:
+    """A latency sample per reply: from the VAD's end of the caller's speech to the agent's audio."""
+    events = barge_in["events"]
+    samples = [e for e in events if e["type"] == "latency_sample"]
+    assert len(samples) >= 3
+    for sample in samples:
+        ended = max(
+            e["at_ms"]
+            for e in events
+            if e["type"] == "machine_transition"
+            and e["event"] == "speech_ended"
+            and e["at_ms"] <= sample["at_ms"]
+        )
+        assert sample["voice_to_voice_ms"] == pytest.approx(
+            sample["at_ms"] - ended, abs=2
+        )  # both rounded to ms

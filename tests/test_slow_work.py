@@ -27,9 +27,9 @@ from realtime.session import Models
 from realtime.transports.scenario import load_scenario
 from realtime.transports.scripted import run_scripted_call
 from tests.crm_server import JORDAN, serve_crm
-from tests.workflow_calls import call_events, start_call
+from tests.workflow_calls import call_events, post_call_result, start_call
 from worker import build_worker
-from workflows.call import CallWorkflow, post_call_id
+from workflows.call import CallWorkflow
 from workflows.records import CallInput, EventBatch
 
 JORDAN_NUMBER = "+15555550101"
@@ -113,8 +113,8 @@ async def test_after_hang_up_the_post_call_workflow_writes_the_summary(
     ]
     handle = await start_call(temporal, CallInput(call_id), _batch(call_id, events))
     assert await handle.result() == len(events)
-    summary = await temporal.get_workflow_handle(post_call_id(call_id)).result()
-    assert isinstance(summary, str) and summary
+    summary = (await post_call_result(temporal, call_id)).summary
+    assert isinstance(summary, str) and summary.startswith("The caller ")
     stored = await load_summary(pool, call_id)
     assert stored is not None and stored.summary == summary and stored.error is None
     assert stored.model == "gemma-3-270m-it-q4_k_m"
@@ -127,7 +127,7 @@ async def test_a_call_where_the_caller_said_nothing_is_summarised_as_such(
     call_id = f"call-{uuid.uuid4().hex}"
     handle = await start_call(temporal, CallInput(call_id), _batch(call_id, call_events(call_id, 4)))
     await handle.result()
-    assert await temporal.get_workflow_handle(post_call_id(call_id)).result() == NOTHING_SAID
+    assert (await post_call_result(temporal, call_id)).summary == NOTHING_SAID
 
 
 async def test_an_llm_that_fails_every_attempt_leaves_a_row_saying_why(
@@ -142,7 +142,7 @@ async def test_an_llm_that_fails_every_attempt_leaves_a_row_saying_why(
     async with build_worker(temporal, pool, settings=absent):
         handle = await start_call(temporal, CallInput(call_id), _batch(call_id, events))
         await handle.result()
-        assert await temporal.get_workflow_handle(post_call_id(call_id)).result() is None
+        assert (await post_call_result(temporal, call_id)).summary is None
     stored = await load_summary(pool, call_id)
     assert stored is not None and stored.summary is None and stored.model == "absent"
     assert stored.error

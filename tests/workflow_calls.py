@@ -8,10 +8,11 @@ from temporalio.client import Client, WorkflowHandle
 
 from realtime.events import CallEnded, CallEvent, CallStarted, MachineTransition
 from realtime.recorder import TASK_QUEUE
-from workflows.call import CallWorkflow
-from workflows.records import CallInput, EventBatch
+from workflows.call import CallWorkflow, post_call_id
+from workflows.post_call import PostCallWorkflow
+from workflows.records import CallInput, EventBatch, PostCallResult
 
-__all__ = ["call_events", "start_call"]
+__all__ = ["call_events", "post_call_result", "start_call"]
 
 
 async def start_call(temporal: Client, start: CallInput, first: EventBatch) -> WorkflowHandle[Any, int]:
@@ -34,3 +35,8 @@ def call_events(call_id: str, transitions: int) -> list[CallEvent]:
         events.append(MachineTransition(0.01 * (i + 1), "turn_taking", "e", source, dest))
     events.append(CallEnded(0.01 * (transitions + 1), "caller"))
     return events
+
+
+async def post_call_result(temporal: Client, call_id: str) -> PostCallResult:
+    """Wait for the call's post-call workflow (scorecard, summary) and return what it came to."""
+    return await temporal.get_workflow_handle_for(PostCallWorkflow.run, post_call_id(call_id)).result()

@@ -13,6 +13,9 @@ __all__ = [
     "EventBatch",
     "EventRecord",
     "PostCallInput",
+    "PostCallResult",
+    "RubricFailure",
+    "ScoreInput",
     "StoreEventsInput",
     "SummaryFailure",
     "SummaryInput",
@@ -113,4 +116,25 @@ class SummaryInput:
 @dataclass(frozen=True)
 class SummaryFailure:
     call_id: str
+    error: str
+
+
+@dataclass(frozen=True)
+class PostCallResult:
+    """What the post-call work came to; the scorecard and summary themselves are in the store."""
+
+    rubric_status: str
+    score: float | None
+    summary: str | None
+
+
+@dataclass(frozen=True)
+class ScoreInput:
+    call_id: str
+
+
+@dataclass(frozen=True)
+class RubricFailure:
+    call_id: str
+    rubric_name: str
     error: str

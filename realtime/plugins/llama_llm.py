@@ -23,6 +23,7 @@ from typing import Any
 from livekit.agents import APIConnectOptions, llm, utils
 from livekit.agents.llm import ChatContext, Tool, ToolChoice
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGivenOr
+from livekit.agents.utils import is_given
 
 __all__ = [
     "LlamaLLM",
@@ -67,6 +68,13 @@ def model_lock(model_file: Path, threads: int = 2) -> threading.Lock:
     """The lock of the model `load_model` shares: llama.cpp's context runs one generation at a time,
     whichever `LlamaLLM` (a call's, the worker's summaries) asks for it."""
     return threading.Lock()
+
+
+@functools.cache
+def _grammar(gbnf: str) -> Any:
+    from llama_cpp import LlamaGrammar
+
+    return LlamaGrammar.from_string(gbnf, verbose=False)
 
 
 def _tool_prompt(tools: list[Tool]) -> str:
@@ -215,15 +223,23 @@ class LlamaLLM(llm.LLM):
             pass
 
     def generate(
-        self, messages: list[dict[str, str]], cancelled: threading.Event, max_tokens: int
+        self,
+        messages: list[dict[str, str]],
+        cancelled: threading.Event,
+        max_tokens: int,
+        grammar: str | None = None,
     ) -> Iterator[str]:
-        """Text pieces as sampled (blocking); stops early when `cancelled` is set."""
+        """Text pieces as sampled (blocking); stops early when `cancelled` is set.
+
+        `grammar` (GBNF) constrains the answer's form, for callers that parse it (a rubric check).
+        """
         with self.lock:
             model = load_model(self._model_file, self._threads)
             for chunk in model.create_chat_completion(
                 messages=messages,
                 stream=True,
                 max_tokens=max_tokens,
+                grammar=_grammar(grammar) if grammar else None,
                 temperature=0.7,
                 repeat_penalty=1.1,
                 # A spoken reply is one short paragraph; a blank line starts a list or an essay.
@@ -247,7 +263,10 @@ class LlamaLLM(llm.LLM):
     ) -> llm.LLMStream:
         # After a tool's result livekit asks for a reply with tool_choice="none": offer no tools.
         offered = [] if tool_choice == "none" else (tools or [])
-        return _LlamaStream(self, chat_ctx=chat_ctx, tools=offered, conn_options=conn_options)
+        grammar = extra_kwargs.get("grammar") if is_given(extra_kwargs) else None
+        return _LlamaStream(
+            self, chat_ctx=chat_ctx, tools=offered, conn_options=conn_options, grammar=grammar
+        )
 
 
 def _tool_name(tool: Tool) -> str | None:
@@ -266,9 +285,11 @@ class _LlamaStream(llm.LLMStream):
         chat_ctx: ChatContext,
         tools: list[Tool],
         conn_options: APIConnectOptions,
+        grammar: str | None,
     ) -> None:
         super().__init__(llm_, chat_ctx=chat_ctx, tools=tools, conn_options=conn_options)
         self._llama = llm_
+        self._grammar = grammar
         self._spoken = ""
 
     async def _run(self) -> None:
@@ -282,7 +303,8 @@ class _LlamaStream(llm.LLMStream):
 
         def produce() -> None:
             try:
-                for piece in self._llama.generate(messages, cancelled, self._llama._max_tokens):
+                pieces = self._llama.generate(messages, cancelled, self._llama._max_tokens, self._grammar)
+                for piece in pieces:
                     loop.call_soon_threadsafe(queue.put_nowait, piece)
             finally:
                 loop.call_soon_threadsafe(queue.put_nowait, None)

@@ -43,6 +43,7 @@ class _CallerModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     number: str | None = None
+    rep: str | None = Field(default=None, min_length=1)
     turns: list[_TurnModel] = Field(min_length=1)
 
     @field_validator("number")
@@ -75,6 +76,8 @@ class Scenario:
     turns: tuple[Turn, ...]
     # The number the caller calls from (E.164): the call's CRM lookup uses it.
     caller_number: str | None = None
+    # The rep practising (a `reps.rep_id`): their team's managers see the call.
+    rep_id: str | None = None
 
 
 def _field(loc: tuple[int | str, ...]) -> str:
@@ -116,5 +119,9 @@ def load_scenario(path: Path) -> Scenario:
             )
         )
     return Scenario(
-        path=path, statechart=model.statechart, turns=tuple(turns), caller_number=model.caller.number
+        path=path,
+        statechart=model.statechart,
+        turns=tuple(turns),
+        caller_number=model.caller.number,
+        rep_id=model.caller.rep,
     )

@@ -107,7 +107,11 @@ async def run_scripted_call(scenario: Scenario, calls: CallFactory) -> CallRepor
     events: list[CallEvent] = []
     audio_in = CallerAudioInput(now=asyncio.get_running_loop().time, sample_rate=RATE)
     call = calls.new_call(
-        scenario.statechart, audio_in=audio_in, sink=events.append, caller_number=scenario.caller_number
+        scenario.statechart,
+        audio_in=audio_in,
+        sink=events.append,
+        caller_number=scenario.caller_number,
+        rep_id=scenario.rep_id,
     )
     caller_turns: list[_CallerTurn] = []
 

@@ -1,0 +1,136 @@
+"""The dashboard's HTTP API: a scorecard as JSON, the calls list as CSV, and change stamps.
+
+Each endpoint takes the manager's session cookie or `Authorization: Bearer <api token>`. A call
+the caller may not see answers exactly as a call that does not exist.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from dashboard.auth import api_viewer
+from dashboard.context import dashboard
+from dashboard.query import parse_list_query
+from db.access import ListedCall, Viewer, find_call, list_calls, list_stamp
+from db.scorecards import load_scorecard
+from rapport.logs import get_logger
+
+__all__ = ["CSV_COLUMNS", "call_stamp", "calls_csv", "list_stamp_json", "scorecard_json"]
+
+log = get_logger(__name__)
+
+CSV_COLUMNS = (
+    "call_id",
+    "started_at",
+    "rep_id",
+    "rep_name",
+    "team_id",
+    "statechart",
+    "duration_s",
+    "end_reason",
+    "rubric_status",
+    "score",
+    "talk_ratio",
+    "questions",
+)
+_EXPORT_PAGE = 1000
+
+
+_ERRORS: dict[int, type[web.HTTPError]] = {
+    400: web.HTTPBadRequest,
+    401: web.HTTPUnauthorized,
+    404: web.HTTPNotFound,
+}
+
+
+def _error(status: int, error: str, detail: str, **extra: str) -> web.HTTPError:
+    """A JSON error to raise: `error` is a stable code, `detail` says it for people."""
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    body = json.dumps({"error": error, "detail": detail, **extra})
+    return _ERRORS[status](text=body, content_type="application/json", headers=headers)
+
+
+async def _viewer(request: web.Request) -> Viewer:
+    viewer = await api_viewer(request)
+    if viewer is None:
+        raise _error(401, "unauthorized", "sign in, or send Authorization: Bearer <api token>")
+    return viewer
+
+
+async def _visible(request: web.Request, viewer: Viewer) -> str:
+    """The path's call id if the viewer may see that call; 404 alike for hidden and missing calls."""
+    call_id = request.match_info["call_id"]
+    if await find_call(dashboard(request).pool, viewer, call_id) is None:
+        raise _error(404, "unknown_call", "no call with this id")
+    return call_id
+
+
+async def scorecard_json(request: web.Request) -> web.Response:
+    call_id = await _visible(request, await _viewer(request))
+    card = await load_scorecard(dashboard(request).pool, call_id)
+    if card is None:
+        raise _error(404, "no_scorecard", "the call has no scorecard yet", call_id=call_id)
+    log.info("dashboard.scorecard_served", call_id=call_id, rubric_status=card.rubric_status)
+    return web.json_response(card.as_json())
+
+
+def _csv_row(call: ListedCall) -> list[object]:
+    started = datetime.fromtimestamp(call.started_wall, UTC).isoformat() if call.started_wall else ""
+    duration = round(call.duration_s, 2) if call.duration_s is not None else ""
+    return [
+        call.call_id,
+        started,
+        call.rep_id,
+        call.rep_name,
+        call.team_id,
+        call.statechart or "",
+        duration,
+        call.end_reason or "",
+        call.rubric_status or "",
+        "" if call.score is None else round(call.score, 4),
+        "" if call.talk_ratio is None else call.talk_ratio,
+        "" if call.questions is None else call.questions,
+    ]
+
+
+async def calls_csv(request: web.Request) -> web.Response:
+    """Every call of the filtered list (not just one page), newest first."""
+    viewer = await _viewer(request)
+    query = parse_list_query(request.query)
+    if query.problems:
+        raise _error(400, "bad_filter", "; ".join(query.problems))
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    page, rows = 1, 0
+    while True:
+        batch = await list_calls(dashboard(request).pool, viewer, query.filters, page, _EXPORT_PAGE)
+        writer.writerows(_csv_row(call) for call in batch.calls)
+        rows += len(batch.calls)
+        if page >= batch.pages:
+            break
+        page += 1
+    log.info("dashboard.csv_exported", rows=rows)
+    return web.Response(
+        text=out.getvalue(),
+        content_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="calls.csv"'},
+    )
+
+
+async def list_stamp_json(request: web.Request) -> web.Response:
+    """Changes when a visible call or scorecard appears or changes: the calls list polls it."""
+    viewer = await _viewer(request)
+    return web.json_response({"stamp": await list_stamp(dashboard(request).pool, viewer)})
+
+
+async def call_stamp(request: web.Request) -> web.Response:
+    """Changes when this call ends or its scorecard appears or changes: the call page polls it."""
+    viewer = await _viewer(request)
+    call_id = await _visible(request, viewer)
+    return web.json_response({"stamp": await list_stamp(dashboard(request).pool, viewer, call_id)})

@@ -1,0 +1,27 @@
+"""What every dashboard handler needs, held once by the aiohttp application."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+from aiohttp import web
+
+__all__ = ["DASHBOARD", "Dashboard", "dashboard"]
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    pool: asyncpg.Pool
+    # The path the dashboard is mounted at: "" alone, "/dashboard" beside the playground.
+    base: str
+    session_lifetime_s: float
+    # How often open pages ask whether a new call or scorecard has appeared.
+    poll_ms: int = 2000
+
+
+DASHBOARD = web.AppKey("dashboard", Dashboard)
+
+
+def dashboard(request: web.Request) -> Dashboard:
+    return request.app[DASHBOARD]
