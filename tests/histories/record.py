@@ -54,6 +54,9 @@ async def _record(client: Client, start: CallInput, batches: list[EventBatch], o
         start_signal="record",
         start_signal_args=[batches[0]],
     )
+    if start.caller_number:
+        # As a live call does: ask for the CRM record while the events stream in.
+        await handle.execute_update(CallWorkflow.crm_context)
     for batch in batches[1:]:
         await handle.signal(CallWorkflow.record, batch)
     await handle.result()
@@ -83,6 +86,10 @@ async def record(label: str, out_dir: Path) -> None:
         async with build_worker(env.client, pool):
             plain = f"history-{label}-plain"
             await _record(env.client, CallInput(plain), _batches(plain, 10, 25), out_dir / plain)
+            if hasattr(CallInput, "caller_number"):  # versions with the CRM lookup
+                crm = f"history-{label}-crm"
+                start = CallInput(crm, caller_number="+15555550101")
+                await _record(env.client, start, _batches(crm, 10, 25), out_dir / crm)
             rotated = f"history-{label}-continued"
             await _record(
                 env.client, CallInput(rotated, signals_per_run=3), _batches(rotated, 5, 40), out_dir / rotated
