@@ -18,6 +18,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.loopback import serve_on_loopback
+
 __all__ = ["MODEL", "SUMMARY", "serve_llm"]
 
 MODEL = "bench-stand-in"
@@ -59,12 +61,5 @@ async def serve_llm(delay_s: float) -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_post("/v1/chat/completions", completions)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield f"http://{host}:{port}/v1"
-    finally:
-        await runner.cleanup()
+    async with serve_on_loopback(app) as url:
+        yield f"{url}/v1"

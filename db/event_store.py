@@ -43,8 +43,8 @@ class StoredEvent:
         }
 
 
-def _check(event: StoredEvent) -> str:
-    """The event's data as JSON text, or MalformedEvent saying what is wrong with it."""
+def _as_json(event: StoredEvent) -> str:
+    """The event as a JSON object, or MalformedEvent saying what is wrong with it."""
     where = f"event {event.call_id or '?'}#{event.seq}"
     if not event.call_id:
         raise MalformedEvent(f"{where}: call_id is empty")
@@ -58,8 +58,9 @@ def _check(event: StoredEvent) -> str:
         raise MalformedEvent(f"{where}: at must be a finite number, not {event.at!r}")
     if not isinstance(event.data, Mapping):
         raise MalformedEvent(f"{where}: data must be an object, not {type(event.data).__name__}")
+    record = {"call_id": event.call_id, "seq": event.seq, "type": event.type, "version": event.version}
     try:
-        return json.dumps(dict(event.data), allow_nan=False)
+        return json.dumps({**record, "at": float(event.at), "data": dict(event.data)}, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise MalformedEvent(f"{where}: data is not JSON ({exc})") from None
 
@@ -74,20 +75,19 @@ async def append_events(
     """
     if not events:
         return 0
-    payloads = [_check(event) for event in events]
+    # One jsonb parameter for the whole batch: array parameters of bigint, float8 or jsonb would
+    # make asyncpg look their types up on every new connection (a slow catalogue query).
+    batch = "[" + ",".join(_as_json(event) for event in events) + "]"
     rows = await conn.fetch(
         """
         INSERT INTO events (call_id, seq, type, version, at, data)
-        SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::int[], $5::float8[], $6::jsonb[])
+        SELECT call_id, seq, type, version, at, data FROM jsonb_to_recordset($1::jsonb)
+            AS batch(call_id text, seq bigint, type text, version int, at float8, data jsonb)
+        ORDER BY seq
         ON CONFLICT (call_id, seq) DO NOTHING
         RETURNING seq
         """,
-        [e.call_id for e in events],
-        [e.seq for e in events],
-        [e.type for e in events],
-        [e.version for e in events],
-        [float(e.at) for e in events],
-        payloads,
+        batch,
     )
     return len(rows)
 

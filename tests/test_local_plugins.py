@@ -152,3 +152,17 @@ def test_the_first_clause_is_cut_short_so_audio_starts_early() -> None:
         pieces += splitter.push(token)
     assert pieces == ["Well I do not"]
     assert splitter.flush() == ["really know what you mean."]
+
+
+def test_a_fact_joining_mid_call_stays_where_it_arrived_in_the_prompt() -> None:
+    """A system message after the conversation began is a note in place, so the prompt's start
+    (instructions, greeting) is unchanged and the model's cache of it still serves."""
+    ctx = llm.ChatContext.empty()
+    ctx.add_message(role="system", content="Be Dana.")
+    ctx.add_message(role="assistant", content="Northwind Freight, this is Dana.")
+    ctx.add_message(role="system", content="CRM record of the caller: Jordan Avery.")
+    ctx.add_message(role="user", content="Hi Dana.")
+    messages = chat_messages(ctx, [])
+    assert [m["role"] for m in messages] == ["user", "assistant", "user"]
+    assert messages[0]["content"] == "Be Dana.\n\n(The call has started.)"
+    assert messages[2]["content"] == "(CRM record of the caller: Jordan Avery.)\nHi Dana."

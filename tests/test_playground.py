@@ -24,7 +24,7 @@ from realtime.session import Models
 from realtime.transports.scripted import caller_voice
 from realtime.turn_taking import registry as turn_registry
 from statecharts.load import load_statechart
-from tests.chromium import CHROMIUM, DevTools, devtools_port, launch_chromium
+from tests.chromium import CHROMIUM, open_page
 
 ROOT = Path(__file__).resolve().parent.parent
 TURN_TAKING = ROOT / "statecharts" / "definitions" / "turn_taking.yaml"
@@ -101,42 +101,27 @@ async def test_a_browser_tab_talks_to_the_agent(playground: str, tmp_path: Path)
         np.concatenate([np.zeros(4 * MIC_RATE, np.int16), speech, np.zeros(15 * MIC_RATE, np.int16)]),
         MIC_RATE,
     )
-    browser = launch_chromium(
-        CHROMIUM,
-        f"http://{playground}/?autostart=1&statechart=sales_roleplay",
-        tmp_path,
-        [
-            "--use-fake-ui-for-media-stream",
-            "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={mic}",
-            "--autoplay-policy=no-user-gesture-required",
-        ],
-    )
-    try:
-        port = await asyncio.to_thread(devtools_port, browser)
-        async with aiohttp.ClientSession() as http:
-            async with http.get(f"http://127.0.0.1:{port}/json") as response:
-                targets = await response.json()
-            page = next(t for t in targets if t["type"] == "page")
-            async with http.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=0) as ws:
-                devtools = DevTools(ws)
-                turns: list[dict[str, str]] = []
-                async with asyncio.timeout(120):
-                    while not (
-                        any(t["who"] == "caller" for t in turns)
-                        and sum(t["who"] == "agent" for t in turns) >= 2
-                    ):
-                        await asyncio.sleep(0.5)
-                        turns = await devtools.evaluate(
-                            "[...document.querySelectorAll('.turn')]"
-                            ".map(d => ({who: d.dataset.speaker, text: d.innerText}))"
-                        )
-                shot = await devtools.call("Page.captureScreenshot", format="png")
-                SCREENSHOT.write_bytes(base64.b64decode(shot["data"]))
-                state = await devtools.evaluate("document.getElementById('state').textContent")
-    finally:
-        browser.terminate()
-        browser.wait(timeout=10)
+    fake_microphone = [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={mic}",
+        "--autoplay-policy=no-user-gesture-required",
+    ]
+    url = f"http://{playground}/?autostart=1&statechart=sales_roleplay"
+    async with open_page(url, tmp_path, fake_microphone) as devtools:
+        turns: list[dict[str, str]] = []
+        async with asyncio.timeout(120):
+            while not (
+                any(t["who"] == "caller" for t in turns) and sum(t["who"] == "agent" for t in turns) >= 2
+            ):
+                await asyncio.sleep(0.5)
+                turns = await devtools.evaluate(
+                    "[...document.querySelectorAll('.turn')]"
+                    ".map(d => ({who: d.dataset.speaker, text: d.innerText}))"
+                )
+        shot = await devtools.call("Page.captureScreenshot", format="png")
+        SCREENSHOT.write_bytes(base64.b64decode(shot["data"]))
+        state = await devtools.evaluate("document.getElementById('state').textContent")
     caller = next(t["text"] for t in turns if t["who"] == "caller")
     assert "jordan" in caller.lower() or "northwind" in caller.lower(), caller
     assert turns[0]["who"] == "agent" and "Dana" in turns[0]["text"]

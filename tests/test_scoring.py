@@ -36,6 +36,7 @@ from scoring.judge import MalformedAnswer, answer_grammar, parse_answer
 from scoring.metrics import compute_metrics, speech_segments
 from scoring.rubric import RubricError, load_rubric, rubric_for
 from tests.conftest import ROOT
+from tests.loopback import serve_on_loopback
 from tests.workflow_calls import post_call_result, start_call
 from worker import build_worker
 from workflows.records import CallInput, EventBatch
@@ -250,6 +251,31 @@ async def test_a_rep_who_said_nothing_scores_zero_without_asking_the_model(
     assert all(c["reason"] == "The Rep did not speak." and c["score"] == 0 for c in card.rubric)
 
 
+async def test_a_call_that_ended_after_one_word_gets_a_whole_scorecard(
+    temporal: Client, pool: asyncpg.Pool, worker: None
+) -> None:
+    """One word from the rep, then hang-up: exact metrics and a judged rubric, nothing missing."""
+
+    def one_word(call_id: str) -> list[CallEvent]:
+        return [
+            CallStarted(0.0, call_id, "sales_roleplay", "v1", "v2"),
+            _turn(0.5, "speech_started", "listening", "user_speaking"),
+            _turn(0.9, "speech_ended", "user_speaking", "endpointing"),
+            CallerUtterance(1.0, "Hello?"),
+            CallEnded(1.2, "caller"),
+        ]
+
+    call_id = await _record_call(temporal, one_word)
+    result = await post_call_result(temporal, call_id)
+    card = await load_scorecard(pool, call_id)
+    assert card is not None and card.rubric_status == result.rubric_status == "scored"
+    assert card.metrics["questions"] == 1 and card.metrics["talk_ratio"] == 1.0
+    assert card.metrics["duration_s"] == 1.2 and card.metrics["agent_latency_ms"]["replies"] == 0
+    assert {c["criterion"] for c in card.rubric} == {"discovery", "objection_handling", "next_steps"}
+    # Whatever the model made of it, any evidence is the rep's one line.
+    assert all(e["quote"] == "Hello?" for c in card.rubric for e in c["evidence"])
+
+
 async def test_a_broken_rubric_file_fails_the_rubric_naming_file_and_line(
     temporal: Client, pool: asyncpg.Pool, settings: Settings, tmp_path: Path
 ) -> None:
@@ -277,13 +303,8 @@ async def webhook() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
 
     app = web.Application()
     app.router.add_post("/hooks/scorecard", receive)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    yield f"http://{host}:{port}/hooks/scorecard", received
-    await runner.cleanup()
+    async with serve_on_loopback(app) as url:
+        yield f"{url}/hooks/scorecard", received
 
 
 async def test_a_ready_scorecard_is_posted_to_the_webhook(

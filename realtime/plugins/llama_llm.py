@@ -116,8 +116,13 @@ def chat_messages(chat_ctx: ChatContext, tools: list[Tool]) -> list[dict[str, st
     for item in chat_ctx.items:
         if item.type == "message":
             text = item.text_content or ""
-            if item.role in ("system", "developer"):
+            if item.role in ("system", "developer") and not messages:
                 system.append(text)
+            elif item.role in ("system", "developer"):
+                # A fact that arrived mid-call (the CRM record) stays where it arrived: moving it up
+                # to the instructions would change the prompt's start, and llama.cpp would evaluate
+                # the whole conversation again instead of the new part.
+                add("user", f"({text})")
             else:
                 add("assistant" if item.role == "assistant" else "user", text)
         elif item.type == "function_call":
