@@ -38,12 +38,15 @@ async def _private(request: web.Request, handler: Handler) -> web.StreamResponse
 def build_app(pool: asyncpg.Pool, settings: Settings, *, base: str = "") -> web.Application:
     """The dashboard on `pool`; `base` is the path it is mounted at ("" when served alone)."""
     app = web.Application(middlewares=[_private])
-    app[DASHBOARD] = Dashboard(pool, base, settings.session_hours * 3600)
+    app[DASHBOARD] = Dashboard(
+        pool, base, settings.session_hours * 3600, statechart_dir=settings.statechart_dir
+    )
     app.router.add_get("/", pages.calls_page)
     app.router.add_get("/signin", pages.sign_in_form)
     app.router.add_post("/signin", pages.sign_in)
     app.router.add_post("/signout", pages.sign_out)
     app.router.add_get("/calls/{call_id}", pages.call_page)
+    app.router.add_get("/statecharts", pages.statecharts_page)
     app.router.add_get("/api/calls.csv", api.calls_csv)
     app.router.add_get("/api/stamp", api.list_stamp_json)
     app.router.add_get("/api/calls/{call_id}/scorecard", api.scorecard_json)

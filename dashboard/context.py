@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
 from aiohttp import web
@@ -18,6 +19,8 @@ class Dashboard:
     session_lifetime_s: float
     # How often open pages ask whether a new call or scorecard has appeared.
     poll_ms: int = 2000
+    # The statechart definitions, drawn on the call page and the statecharts page.
+    statechart_dir: Path | None = None
 
 
 DASHBOARD = web.AppKey("dashboard", Dashboard)

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from dashboard.auth import COOKIE, clear_session_cookie, page_manager, set_session_cookie
 from dashboard.context import dashboard
+from dashboard.diagrams import list_diagrams
 from dashboard.query import parse_list_query
 from dashboard.render import render
 from dashboard.views import load_call_view
@@ -24,7 +25,7 @@ from db.access import (
 )
 from rapport.logs import get_logger
 
-__all__ = ["call_page", "calls_page", "sign_in", "sign_in_form", "sign_out"]
+__all__ = ["call_page", "calls_page", "sign_in", "sign_in_form", "sign_out", "statecharts_page"]
 
 log = get_logger(__name__)
 
@@ -103,7 +104,8 @@ async def call_page(request: web.Request) -> web.Response:
     pool = dashboard(request).pool
     call_id = request.match_info["call_id"]
     listed = await find_call(pool, manager, call_id)
-    view = await load_call_view(pool, listed) if listed is not None else None
+    board = dashboard(request)
+    view = await load_call_view(pool, listed, board.statechart_dir) if listed is not None else None
     if view is None:
         # Another team's call and a call that never existed answer alike.
         return render(request, "not_found.html", status=404, manager=manager)
@@ -116,3 +118,11 @@ async def call_page(request: web.Request) -> web.Response:
         stamp=await list_stamp(pool, manager, call_id),
         poll_url=f"{dashboard(request).base}/api/calls/{call_id}/stamp",
     )
+
+
+async def statecharts_page(request: web.Request) -> web.Response:
+    """Every definition in the statechart folder, drawn: what the agents follow today."""
+    manager = await _manager_or_redirect(request)
+    directory = dashboard(request).statechart_dir
+    diagrams = list_diagrams(directory) if directory is not None else []
+    return render(request, "statecharts.html", manager=manager, diagrams=diagrams)

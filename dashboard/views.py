@@ -9,11 +9,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import asyncpg
 from markupsafe import Markup
 
+from dashboard.diagrams import Diagram, call_diagram
 from dashboard.plots import LatencyBar, latency_svg, timeline_svg
 from db.access import ListedCall
 from db.event_store import StoredEvent, read_events
@@ -120,6 +122,8 @@ class CallView:
     latency: Markup
     transcript: tuple[TranscriptLine, ...]
     path: tuple[Stage, ...]
+    # The conversation chart drawn with this call's path; None without a statechart folder.
+    diagram: Diagram | None = None
 
 
 def _lookup(metrics: Mapping[str, Any], path: Sequence[str]) -> float | None:
@@ -208,7 +212,9 @@ def _latency_bars(turns: Sequence[TurnRow], started_at: float) -> list[LatencyBa
     ]
 
 
-async def load_call_view(pool: asyncpg.Pool, call: ListedCall) -> CallView | None:
+async def load_call_view(
+    pool: asyncpg.Pool, call: ListedCall, statechart_dir: Path | None = None
+) -> CallView | None:
     """Everything the call page shows, for a call the viewer may see (checked by the caller)."""
     projection = await load_projection(pool, call.call_id)
     if projection is None:
@@ -229,4 +235,11 @@ async def load_call_view(pool: asyncpg.Pool, call: ListedCall) -> CallView | Non
         latency=latency_svg(_latency_bars(projection.turns, started), latency_target),
         transcript=transcript(projection.turns, started),
         path=statechart_path(events, started),
+        diagram=(
+            call_diagram(
+                statechart_dir, projection.call.statechart, events, projection.call.statechart_version
+            )
+            if statechart_dir is not None and projection.call.statechart
+            else None
+        ),
     )

@@ -16,6 +16,7 @@ from db.event_store import UnknownCall
 from rapport.logs import configure_logging, get_logger
 from rapport.settings import ConfigError, Settings
 from realtime.transports.scenario import ScenarioError
+from statecharts.cli import add_statechart_commands, run_statechart_command
 from statecharts.errors import StatechartError
 from statecharts.load import UnknownStatechart
 
@@ -54,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
         "--wait", type=float, default=0.0, metavar="SECONDS", help="wait this long for one still being made"
     )
     add_dashboard_commands(commands)
+    add_statechart_commands(commands)
     return parser
 
 
@@ -197,6 +199,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             print(json.dumps(card, indent=2) if args.json else scorecard_text(card))
             return 0
+        statechart_status = run_statechart_command(args)
+        if statechart_status is not None:
+            return statechart_status
         dashboard_status = run_dashboard_command(settings, args)
         if dashboard_status is not None:
             return dashboard_status

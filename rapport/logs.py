@@ -21,10 +21,20 @@ def _drop_sensitive(
     return event_dict
 
 
+class _Stderr:
+    """`sys.stderr` as it is when a line is written, not as it was at set-up (tests swap it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(level: str = "info", fmt: str = "console") -> None:
     """Route structlog and stdlib logging (livekit, temporal) to stderr."""
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
-    logging.basicConfig(stream=sys.stderr, level=numeric, format="%(name)s %(levelname)s %(message)s")
+    logging.basicConfig(stream=_Stderr(), level=numeric, format="%(name)s %(levelname)s %(message)s")
     # transitions logs every callback at INFO and every ignored trigger at WARNING; the machines
     # record their own transitions as events instead.
     logging.getLogger("transitions").setLevel(logging.ERROR)
@@ -41,7 +51,7 @@ def configure_logging(level: str = "info", fmt: str = "console") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_Stderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
 

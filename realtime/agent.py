@@ -7,6 +7,8 @@ the instructions and tools before the LLM speaks again.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -48,9 +50,20 @@ class StageAgent(Agent):
         self.chart = chart
         self._registry = registry
         self.conversation = Conversation()
-        self.machine = build_machine(
-            chart, self.conversation, registry, clock=clock, on_transition=on_transition
-        )
+        self._moving = False
+        self._sync: asyncio.Task[None] | None = None
+
+        def moved(record: TransitionRecord) -> None:
+            on_transition(record)
+            if self._moving:
+                return
+            # A timer (`after`) moved the chart, not a tool call: follow it before the next reply.
+            # Without a loop (a machine driven by hand) whoever drives it calls `sync_stage`.
+            with contextlib.suppress(RuntimeError):
+                self._sync = asyncio.get_running_loop().create_task(self.sync_stage())
+
+        self.machine = build_machine(chart, self.conversation, registry, clock=clock, on_transition=moved)
+        self._shown = self.stage
         super().__init__(instructions=self.current_instructions(), tools=self.current_tools())
 
     @property
@@ -64,15 +77,17 @@ class StageAgent(Agent):
 
     def current_instructions(self) -> str:
         role = str(self.chart.settings.get("role", "")).strip()
-        stage = self.chart.states[self.stage]
-        return "\n\n".join(part for part in (role, stage.instructions or "", _STYLE) if part)
+        # A nested stage's instructions follow its enclosing stages' (the general before the specific).
+        stages = [state.instructions or "" for state in self.chart.lineage(self.stage)]
+        return "\n\n".join(part for part in (role, *stages, _STYLE) if part)
 
     def current_tools(self) -> list[llm.Tool | llm.Toolset]:
         tools: list[llm.Tool | llm.Toolset] = [
             self._move_tool(event, description)
             for event, description, _ in stage_tools(self.chart, self.stage)
         ]
-        for name in self.chart.states[self.stage].tool_names:
+        names = [name for state in self.chart.lineage(self.stage) for name in state.tool_names]
+        for name in dict.fromkeys(names):  # a tool an enclosing stage also lists is offered once
             factory = self._registry.tool_spec(name)
             assert callable(factory)
             tools.append(factory())
@@ -99,8 +114,16 @@ class StageAgent(Agent):
 
     async def move(self, event: str) -> None:
         """Fire a chart event and bring instructions and tools in line with the new stage."""
-        before = self.stage
-        self.machine.events[event].trigger(self.conversation)
-        if self.stage != before:
+        self._moving = True
+        try:
+            self.machine.events[event].trigger(self.conversation)
+        finally:
+            self._moving = False
+        await self.sync_stage()
+
+    async def sync_stage(self) -> None:
+        """Instructions and tools for the current stage, if the chart moved since they were set."""
+        if self.stage != self._shown:
+            self._shown = self.stage
             await self.update_instructions(self.current_instructions())
             await self.update_tools(self.current_tools())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from statecharts.checks import check_statechart
@@ -10,6 +9,7 @@ from statecharts.errors import Problem, StatechartError
 from statecharts.parse import parse_statechart
 from statecharts.records import Location, Statechart
 from statecharts.registry import Registry
+from statecharts.yaml_nodes import content_version
 
 __all__ = ["StatechartLibrary", "UnknownStatechart", "find_statechart", "load_statechart"]
 
@@ -36,32 +36,30 @@ def find_statechart(name: str, directory: Path) -> Path:
     raise UnknownStatechart(f"unknown statechart {name!r} in {directory} (available: {available})")
 
 
-@dataclass
-class _Entry:
-    mtime_ns: int
-    size: int
-    chart: Statechart
-
-
 class StatechartLibrary:
     """Loads definitions by name; an edited file is reloaded for the next `get`.
 
-    Records are immutable, so a call holding the version it started with keeps it.
+    Records are immutable and a call keeps the ones it started with, so an edit never reaches a
+    call in progress. The cache is keyed by content hash rather than modification time: an edit
+    that keeps the size within one timestamp tick is still seen.
     """
 
     def __init__(self, directory: Path, registry: Registry) -> None:
         self.directory = directory
         self._registry = registry
-        self._cache: dict[str, _Entry] = {}
+        self._cache: dict[str, Statechart] = {}
 
     def names(self) -> list[str]:
         return sorted(p.stem for p in self.directory.glob("*.yaml"))
 
     def get(self, name: str) -> Statechart:
         path = find_statechart(name, self.directory)
-        stat = path.stat()
-        entry = self._cache.get(name)
-        if entry is None or (entry.mtime_ns, entry.size) != (stat.st_mtime_ns, stat.st_size):
-            entry = _Entry(stat.st_mtime_ns, stat.st_size, load_statechart(path, self._registry))
-            self._cache[name] = entry
-        return entry.chart
+        try:
+            version = content_version(path.read_bytes())
+        except OSError:
+            version = ""  # unreadable: loading it reports why
+        chart = self._cache.get(name)
+        if chart is None or chart.version != version:
+            chart = load_statechart(path, self._registry)
+            self._cache[name] = chart
+        return chart

@@ -1,176 +1,227 @@
-"""YAML → typed records, keeping the line and column of everything, reporting every problem."""
+"""YAML → typed records, keeping the line and column of everything.
+
+The JSON Schema (`statecharts/schema.py`) reports every structural problem; this parser then
+reads what it can and quietly skips what the schema has already reported, so no problem is
+reported twice. Nested states become nested records, and each transition's target is resolved
+to the full path of the state it names.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from statecharts.errors import Problem, StatechartError
-from statecharts.records import CallbackRef, Kind, Location, State, Statechart, Transition
-from statecharts.yaml_nodes import NodeReader, compose_file
+from statecharts.records import (
+    SEPARATOR,
+    CallbackRef,
+    Kind,
+    State,
+    Statechart,
+    StateType,
+    Transition,
+)
+from statecharts.schema import entries, schema_problems
+from statecharts.yaml_nodes import NAME, NodeReader, compose_file
 
-__all__ = ["parse_statechart"]
+__all__ = ["TARGET", "parse_statechart", "resolve_target"]
 
-CHART_KEYS = ("id", "kind", "description", "initial", "settings", "states")
-STATE_KEYS = ("description", "type", "entry", "exit", "on", "after", "instructions", "tools")
-TRANSITION_KEYS = ("target", "guard", "actions", "description")
-CALLBACK_KEYS = ("type", "params")
 KINDS: tuple[Kind, ...] = ("turn_taking", "conversation")
-STATE_TYPES = ("atomic", "final")
+STATE_TYPES: tuple[StateType, ...] = ("atomic", "compound", "final")
+TARGET = re.compile(r"#?[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*\Z")
+_DELAY = re.compile(r"[1-9][0-9]*\Z")
+
+
+def _text(node: Node | None) -> str | None:
+    if isinstance(node, ScalarNode) and not node.tag.endswith(":null"):
+        return str(node.value)
+    return None
+
+
+def _name(node: Node | None) -> str | None:
+    text = _text(node)
+    return text if text is not None and NAME.match(text) else None
+
+
+def _value(entry: tuple[Node, Node] | None) -> Node | None:
+    return entry[1] if entry is not None else None
+
+
+def _children(states: Mapping[str, State], path: list[str]) -> Mapping[str, State]:
+    for name in path:
+        states = states[name].states
+    return states
+
+
+def _descend(state: State, rest: list[str]) -> State | None:
+    for part in rest:
+        child = state.states.get(part)
+        if child is None:
+            return None
+        state = child
+    return state
+
+
+def resolve_target(states: Mapping[str, State], source: str, target: str) -> str | None:
+    """The full path of the state a transition of `source` names, None if there is none.
+
+    The target's first name is looked up among `source`'s siblings, then among each enclosing
+    state's siblings out to the top level (so a child can leave its parent for `ended`); the rest
+    of a dotted target (`talking.answering`, `billing.verify`) descends from there. Failing that,
+    a plain name used by exactly one state anywhere.
+    """
+    head, *rest = target.removeprefix("#").split(SEPARATOR)
+    parts = source.split(SEPARATOR)
+    for depth in range(len(parts) - 1, -1, -1):
+        scope = _children(states, parts[:depth])
+        found = _descend(scope[head], rest) if head in scope else None
+        if found is not None:
+            return found.path
+    named: list[str] = []
+
+    def walk(level: Mapping[str, State]) -> None:
+        for name, state in level.items():
+            if name == head and not rest:
+                named.append(state.path)
+            walk(state.states)
+
+    walk(states)
+    return named[0] if len(named) == 1 else None
 
 
 class _Parser(NodeReader):
-    def callbacks(self, node: Node | None, what: str) -> tuple[CallbackRef, ...]:
+    def callbacks(self, node: Node | None) -> tuple[CallbackRef, ...]:
         if node is None:
             return ()
-        items = node.value if isinstance(node, SequenceNode) else [node]
         refs: list[CallbackRef] = []
-        for item in items:
+        for item in node.value if isinstance(node, SequenceNode) else [node]:
             if isinstance(item, ScalarNode):
-                name = self.name(item, f"{what} name")
+                name = _name(item)
                 if name is not None:
                     refs.append(CallbackRef(name, {}, self.loc(item)))
                 continue
-            entries = self.mapping(item, what, CALLBACK_KEYS)
-            if not entries:
-                continue
-            if "type" not in entries:
-                self.problem(item, f"{what} needs a 'type' naming it")
-                continue
-            name = self.name(entries["type"], f"{what} name")
-            params = self.value(entries["params"]) if "params" in entries else {}
-            if not isinstance(params, Mapping):
-                self.problem(entries["params"], f"{what} params must be a mapping")
-                continue
-            if name is not None:
-                refs.append(CallbackRef(name, dict(params), self.loc(entries["type"])))
+            fields = entries(item)
+            type_node = _value(fields.get("type"))
+            name = _name(type_node)
+            params_node = _value(fields.get("params"))
+            params = self.value(params_node) if params_node is not None else {}
+            if name is not None and type_node is not None and isinstance(params, Mapping):
+                refs.append(CallbackRef(name, dict(params), self.loc(type_node)))
         return tuple(refs)
 
-    def transitions(self, event: str, node: Node, *, after_ms: int | None, key: Node) -> list[Transition]:
-        items = node.value if isinstance(node, SequenceNode) else [node]
-        if isinstance(node, SequenceNode) and not items:
-            self.problem(node, f"{event!r} has an empty list of transitions")
+    def transitions(self, event: str, node: Node, *, after_ms: int | None) -> list[Transition]:
         out: list[Transition] = []
-        for item in items:
+        for item in node.value if isinstance(node, SequenceNode) else [node]:
             if isinstance(item, ScalarNode):
-                target = self.name(item, "target state")
-                out.append(Transition(event, target, (), (), None, after_ms, self.loc(item)))
+                out.append(Transition(event, _text(item), (), (), None, after_ms, self.loc(item)))
                 continue
-            entries = self.mapping(item, f"transition {event!r}", TRANSITION_KEYS)
-            target_node = entries.get("target")
-            target = self.name(target_node, "target state") if target_node is not None else None
+            if not isinstance(item, MappingNode):
+                continue
+            fields = entries(item)
+            target_node = _value(fields.get("target"))
             out.append(
                 Transition(
                     event=event,
-                    target=target,
-                    guards=self.callbacks(entries.get("guard"), "guard"),
-                    actions=self.callbacks(entries.get("actions"), "action"),
-                    description=self.text(entries.get("description"), "description"),
+                    target=_text(target_node),
+                    guards=self.callbacks(_value(fields.get("guard"))),
+                    actions=self.callbacks(_value(fields.get("actions"))),
+                    description=_text(_value(fields.get("description"))),
                     after_ms=after_ms,
                     loc=self.loc(target_node if target_node is not None else item),
                 )
             )
         return out
 
-    def state(self, name: str, node: Node, key: Node) -> State:
-        entries = self.mapping(node, f"state {name!r}", STATE_KEYS)
+    def state(self, name: str, path: str, node: Node, key: Node) -> State:
+        fields = entries(node)
         transitions: list[Transition] = []
-        if "on" in entries:
-            for event_node, spec in self.mapping(entries["on"], f"'on' of {name!r}", ()).items():
-                event = self.name(self.key_node(entries["on"], event_node), "event")
-                if event is not None:
-                    transitions += self.transitions(
-                        event, spec, after_ms=None, key=self.key_node(entries["on"], event_node)
-                    )
-        if "after" in entries:
-            after = entries["after"]
-            if not isinstance(after, MappingNode):
-                self.problem(after, f"'after' of {name!r} must map delays in ms to transitions")
-            else:
-                for key_node, spec in after.value:
-                    if not (isinstance(key_node, ScalarNode) and key_node.tag.endswith(":int")):
-                        self.problem(key_node, f"'after' delay {key_node.value!r} must be whole ms")
-                        continue
-                    ms = int(key_node.value)
-                    if ms <= 0:
-                        self.problem(key_node, f"'after' delay must be positive, not {ms}")
-                        continue
-                    transitions += self.transitions(f"after_{ms}ms", spec, after_ms=ms, key=key_node)
-        kind = self.text(entries.get("type"), "state type") or "atomic"
-        if kind not in STATE_TYPES:
-            self.problem(entries["type"], f"state type {kind!r} is not one of {', '.join(STATE_TYPES)}")
-        tools: list[tuple[str, Location]] = []
-        if "tools" in entries:
-            tools_node = entries["tools"]
-            if not isinstance(tools_node, SequenceNode):
-                self.problem(tools_node, f"'tools' of {name!r} must be a list of tool names")
-            else:
-                for item in tools_node.value:
-                    tool = self.name(item, "tool")
-                    if tool is not None:
-                        tools.append((tool, self.loc(item)))
+        for event, (_, spec) in entries(_value(fields.get("on"))).items():
+            if NAME.match(event):
+                transitions += self.transitions(event, spec, after_ms=None)
+        for delay, (_, spec) in entries(_value(fields.get("after"))).items():
+            if _DELAY.match(delay):
+                ms = int(delay)
+                transitions += self.transitions(f"after_{ms}ms", spec, after_ms=ms)
+        children = self.states(_value(fields.get("states")), prefix=f"{path}{SEPARATOR}")
+        written = _text(_value(fields.get("type")))
+        state_type: StateType = next(
+            (t for t in STATE_TYPES if t == written), "compound" if children else "atomic"
+        )
+        tools_node = _value(fields.get("tools"))
+        tools = [
+            (tool, self.loc(item))
+            for item in (tools_node.value if isinstance(tools_node, SequenceNode) else [])
+            if (tool := _name(item)) is not None
+        ]
+        initial_node = _value(fields.get("initial"))
         return State(
             name=name,
-            final=kind == "final",
-            entry=self.callbacks(entries.get("entry"), "action"),
-            exit=self.callbacks(entries.get("exit"), "action"),
+            path=path,
+            type=state_type,
+            entry=self.callbacks(_value(fields.get("entry"))),
+            exit=self.callbacks(_value(fields.get("exit"))),
             transitions=tuple(transitions),
-            description=self.text(entries.get("description"), "description"),
-            instructions=self.text(entries.get("instructions"), "instructions"),
+            description=_text(_value(fields.get("description"))),
+            instructions=_text(_value(fields.get("instructions"))),
             tools=tuple(tools),
             loc=self.loc(key),
+            initial=_name(initial_node),
+            initial_loc=self.loc(initial_node) if initial_node is not None else None,
+            states=children,
         )
 
-    def chart(self, root: Node, version: str) -> Statechart | None:
-        entries = self.mapping(root, "the statechart", CHART_KEYS)
-        for required in ("id", "kind", "states"):
-            if required not in entries and isinstance(root, MappingNode):
-                self.problem(root, f"missing required key {required!r}")
-        kind = self.text(entries.get("kind"), "kind")
-        if kind is not None and kind not in KINDS:
-            self.problem(entries["kind"], f"kind {kind!r} is not one of {', '.join(KINDS)}")
-        states: dict[str, State] = {}
-        if "states" in entries:
-            states_node = entries["states"]
-            if isinstance(states_node, MappingNode) and not states_node.value:
-                self.problem(states_node, "states must not be empty")
-            for key_node, node in states_node.value if isinstance(states_node, MappingNode) else []:
-                name = self.name(key_node, "state name")
-                if name is None:
-                    continue
-                if name in states:
-                    self.problem(key_node, f"duplicate state {name!r}")
-                    continue
-                states[name] = self.state(name, node, key_node)
-            if not isinstance(states_node, MappingNode):
-                self.problem(states_node, "states must be a mapping of state names")
-        settings = self.value(entries["settings"]) if "settings" in entries else {}
-        if not isinstance(settings, Mapping):
-            self.problem(entries["settings"], "settings must be a mapping")
-            settings = {}
-        chart_id = self.name(entries.get("id"), "id")
-        initial_node = entries.get("initial", root)
+    def states(self, node: Node | None, *, prefix: str = "") -> dict[str, State]:
+        return {
+            name: self.state(name, f"{prefix}{name}", value, key)
+            for name, (key, value) in entries(node).items()
+            if NAME.match(name)
+        }
+
+    def chart(self, root: Node, version: str) -> Statechart:
+        fields = entries(root)
+        settings_node = _value(fields.get("settings"))
+        settings = self.value(settings_node) if settings_node is not None else {}
+        kind = _text(_value(fields.get("kind")))
+        initial_node = _value(fields.get("initial"))
+        states = self.states(_value(fields.get("states")))
         return Statechart(
-            id=chart_id or "",
-            kind=kind if kind in KINDS else "conversation",  # type: ignore[arg-type]
-            description=self.text(entries.get("description"), "description"),
-            initial=self.name(entries["initial"], "initial state") if "initial" in entries else None,
-            initial_loc=self.loc(initial_node),
-            states=states,
-            settings=dict(settings),
+            id=_name(_value(fields.get("id"))) or "",
+            # An unknown kind is reported by the schema; the checks go on as for a conversation.
+            kind=next((k for k in KINDS if k == kind), "conversation"),
+            description=_text(_value(fields.get("description"))),
+            initial=_name(initial_node),
+            initial_loc=self.loc(initial_node if initial_node is not None else root),
+            states=_resolved(states, states),
+            settings=dict(settings) if isinstance(settings, Mapping) else {},
             path=self.path,
             version=version,
             loc=self.loc(root),
         )
 
 
+def _resolved(states: Mapping[str, State], top: Mapping[str, State]) -> dict[str, State]:
+    """`states` with every transition's `dest` filled in, at every depth."""
+    return {
+        name: replace(
+            state,
+            transitions=tuple(
+                replace(t, dest=resolve_target(top, state.path, t.target) if t.target else None)
+                for t in state.transitions
+            ),
+            states=_resolved(state.states, top),
+        )
+        for name, state in states.items()
+    }
+
+
 def parse_statechart(path: Path) -> tuple[Statechart | None, list[Problem]]:
-    """Parse one definition file. Returns the records (if the YAML parsed) and every problem."""
+    """Parse one definition file. Returns the records (if the YAML parsed) and every problem
+    the schema finds; the semantic checks (`checks.py`) come after."""
     root, version, problems = compose_file(path, StatechartError)
     if root is None:
         return None, problems
-    parser = _Parser(path)
-    chart = parser.chart(root, version)
-    return chart, parser.problems
+    return _Parser(path).chart(root, version), schema_problems(root, path)

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
 __all__ = [
+    "SEPARATOR",
     "CallbackRef",
     "Kind",
     "Location",
     "State",
+    "StateType",
     "Statechart",
     "Transition",
     "TransitionRecord",
 ]
 
 Kind = Literal["turn_taking", "conversation"]
+StateType = Literal["atomic", "compound", "final"]
+
+SEPARATOR = "."
+"""Joins a nested state's path: `billing.verify`. Names themselves may contain underscores."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +50,11 @@ class CallbackRef:
 
 @dataclass(frozen=True)
 class Transition:
-    """`event` (or, for timers, `after_ms`) leads to `target`; `target` None is internal."""
+    """`event` (or, for timers, `after_ms`) leads to `target`; `target` None is internal.
+
+    `target` is as written (a sibling's name or a dotted path); `dest` is the full path of the
+    state it names, resolved when the chart is parsed (None when internal or unknown).
+    """
 
     event: str
     target: str | None
@@ -52,12 +63,17 @@ class Transition:
     description: str | None
     after_ms: int | None
     loc: Location
+    dest: str | None = None
 
 
 @dataclass(frozen=True)
 class State:
+    """A state; a compound one has child `states` and enters its `initial` child."""
+
     name: str
-    final: bool
+    path: str
+    """The full dotted path from the top level: `name` for a top-level state."""
+    type: StateType
     entry: tuple[CallbackRef, ...]
     exit: tuple[CallbackRef, ...]
     transitions: tuple[Transition, ...]
@@ -65,6 +81,17 @@ class State:
     instructions: str | None
     tools: tuple[tuple[str, Location], ...]
     loc: Location
+    initial: str | None = None
+    initial_loc: Location | None = None
+    states: Mapping[str, State] = field(default_factory=dict)
+
+    @property
+    def final(self) -> bool:
+        return self.type == "final"
+
+    @property
+    def compound(self) -> bool:
+        return bool(self.states)
 
     @property
     def tool_names(self) -> tuple[str, ...]:
@@ -84,6 +111,45 @@ class Statechart:
     version: str
     """The first 12 hex digits of the file's sha256: a call records the version it started with."""
     loc: Location
+
+    @cached_property
+    def all_states(self) -> Mapping[str, State]:
+        """Every state by full path, parents before their children, in the order written."""
+        out: dict[str, State] = {}
+
+        def walk(states: Mapping[str, State]) -> None:
+            for state in states.values():
+                out[state.path] = state
+                walk(state.states)
+
+        walk(self.states)
+        return out
+
+    def state(self, path: str) -> State:
+        """The state at a full dotted path (what a machine's model holds as its `state`)."""
+        return self.all_states[path]
+
+    def lineage(self, path: str) -> tuple[State, ...]:
+        """The states active while in `path`: the top-level ancestor first, `path`'s own state last."""
+        parts = path.split(SEPARATOR)
+        return tuple(self.all_states[SEPARATOR.join(parts[: i + 1])] for i in range(len(parts)))
+
+    def leaf(self, path: str) -> str:
+        """Entering `path` enters its initial child, and so on down to an atomic or final state.
+
+        A missing or unknown initial child (a problem reported on its own) reads as the first
+        child, so one mistake does not make every sibling look unreachable too.
+        """
+        state = self.all_states[path]
+        while state.states:
+            initial = state.initial if state.initial in state.states else None
+            state = state.states[initial or next(iter(state.states))]
+        return state.path
+
+    @property
+    def initial_leaf(self) -> str | None:
+        """The state a new machine is in, None when the initial state does not exist."""
+        return self.leaf(self.initial) if self.initial is not None and self.initial in self.states else None
 
 
 @dataclass(frozen=True)

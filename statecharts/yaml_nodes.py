@@ -17,9 +17,14 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 from statecharts.errors import Problem
 from statecharts.records import Location
 
-__all__ = ["NAME", "NodeReader", "compose_file"]
+__all__ = ["NAME", "NodeReader", "compose_file", "content_version"]
 
 NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
+
+
+def content_version(raw: bytes) -> str:
+    """A file's version: the first 12 hex digits of its sha256."""
+    return hashlib.sha256(raw).hexdigest()[:12]
 
 
 def compose_file(path: Path, error: type[Exception]) -> tuple[Node | None, str, list[Problem]]:
@@ -31,7 +36,7 @@ def compose_file(path: Path, error: type[Exception]) -> tuple[Node | None, str, 
         raw = path.read_bytes()
     except OSError as exc:
         raise error([Problem(Location(str(path), 1, 1), f"cannot read: {exc.strerror}")]) from None
-    version = hashlib.sha256(raw).hexdigest()[:12]
+    version = content_version(raw)
     try:
         root = yaml.compose(raw.decode("utf-8"), Loader=yaml.SafeLoader)
     except UnicodeDecodeError as exc:

@@ -58,16 +58,19 @@ class DevTools:
         await self.call("Page.navigate", url=url)
         await self.wait_for(f"document.readyState === 'complete' && ({ready})", within)
 
-    async def screenshot(self, *paths: Path) -> None:
-        """The whole page, not just the window, as PNG to each path."""
-        width = await self.evaluate("document.documentElement.scrollWidth")
-        height = await self.evaluate("document.documentElement.scrollHeight")
-        shot = await self.call(
-            "Page.captureScreenshot",
-            format="png",
-            captureBeyondViewport=True,
-            clip={"x": 0, "y": 0, "width": width, "height": height, "scale": 1},
-        )
+    async def screenshot(self, *paths: Path, selector: str | None = None) -> None:
+        """The whole page (not just the window), or the element `selector` finds, as PNG to each path."""
+        if selector is None:
+            width = await self.evaluate("document.documentElement.scrollWidth")
+            height = await self.evaluate("document.documentElement.scrollHeight")
+            clip = {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}
+        else:
+            clip = await self.evaluate(
+                f"(() => {{ const r = document.querySelector({selector!r}).getBoundingClientRect();"
+                " return {x: r.x + scrollX, y: r.y + scrollY, width: r.width, height: r.height,"
+                " scale: 1}; })()"
+            )
+        shot = await self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True, clip=clip)
         for path in paths:
             path.write_bytes(base64.b64decode(shot["data"]))
 

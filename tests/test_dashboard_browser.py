@@ -89,9 +89,17 @@ async def test_the_call_page_in_chromium(
             metrics: document.querySelectorAll('#metrics tbody tr').length,
             criteria: [...document.querySelectorAll('.criterion h4')].map(h => h.textContent),
             evidence: document.querySelectorAll('.criterion .evidence').length,
+            diagramStates: [...document.querySelectorAll('#diagram g.sc-state')].map(g => g.dataset.state),
+            takenEdges: [...document.querySelectorAll('#diagram g.sc-transition.sc-taken')]
+                .map(g => [...g.querySelectorAll('text.sc-taken')].map(t => t.textContent).join('|')),
+            visited: [...document.querySelectorAll('#diagram rect.sc-visited')]
+                .map(r => r.parentNode.dataset.state),
+            diagramWidth: document.querySelector('#diagram svg').getBoundingClientRect().width,
+            versionNote: document.getElementById('diagram-version')?.textContent ?? null,
             })"""
         )
         await page.screenshot(*_save(Path("rapport-dashboard-call.png"), tmp_path))
+        await page.screenshot(*_save(Path("rapport-statechart-call.png"), tmp_path), selector="#path")
     assert seen["segments"] >= 10 and seen["repSegments"] == 5 and seen["cutSegments"] == 1
     assert seen["bargeIns"] == 1 and seen["timelineWidth"] > 500
     # One bar per reply that answered the rep (the greeting answers nobody), each with a height.
@@ -102,6 +110,18 @@ async def test_the_call_page_in_chromium(
     assert seen["path"] == ["opening", "discovery", "objections", "closing", "wrap_up"]
     assert seen["metrics"] == 8 and seen["criteria"] == [c["criterion"] for c in RUBRIC]
     assert seen["evidence"] == 3
+    # The chart the call ran, drawn with its path: four moves, numbered in order, over five stages.
+    assert seen["diagramStates"] == ["opening", "discovery", "objections", "closing", "wrap_up", "done"]
+    assert seen["takenEdges"] == [
+        "#1 rep_stated_purpose",
+        "#2 rep_pitched",
+        "#3 objections_handled",
+        "#4 next_step_agreed",
+    ]
+    assert set(seen["visited"]) == {"opening", "discovery", "objections", "closing", "wrap_up"}
+    assert seen["diagramWidth"] > 300
+    # The stored call says it ran version "test": not the file's hash today.
+    assert "ran version test of sales_roleplay" in " ".join(seen["versionNote"].split())
 
 
 async def test_a_new_scorecard_appears_without_a_reload(
@@ -135,3 +155,33 @@ async def test_a_new_scorecard_appears_without_a_reload(
         await score(pool, later, error="the model timed out")
         await page.wait_for(f"{row}.textContent === 'failed'")
         await page.screenshot(*_save(Path("rapport-dashboard-live-list.png"), tmp_path))
+
+
+async def test_the_statecharts_page_draws_every_definition(
+    dashboard: str, team: tuple[str, str], settings: Settings, tmp_path: Path
+) -> None:
+    """Signed-in managers only; one diagram per definition file, each naming all its states."""
+    _rep, email = team
+    async with open_page("about:blank", tmp_path) as page:
+        await page.goto(f"{dashboard}/statecharts", "location.pathname === '/signin'")
+        await _sign_in(page, dashboard, email)
+        await page.goto(f"{dashboard}/statecharts", "document.querySelector('.diagram svg') !== null")
+        charts = await page.evaluate(
+            """Object.fromEntries([...document.querySelectorAll('section.card')].map(s => [
+                s.id, [...s.querySelectorAll('g.sc-state')].map(g => g.dataset.state)]))"""
+        )
+        await page.screenshot(*_save(Path("rapport-statechart-list.png"), tmp_path))
+        await page.screenshot(
+            *_save(Path("rapport-statechart-turn-taking.png"), tmp_path), selector="#chart-turn_taking"
+        )
+    names = sorted(p.stem for p in settings.statechart_dir.glob("*.yaml"))
+    assert sorted(charts) == [f"chart-{name}" for name in names]
+    assert len(charts["chart-turn_taking"]) == 8
+    assert charts["chart-sales_roleplay"] == [
+        "opening",
+        "discovery",
+        "objections",
+        "closing",
+        "wrap_up",
+        "done",
+    ]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 
 from activities.summary import NOTHING_SAID
 from db.event_store import read_events
@@ -43,32 +43,40 @@ def _batch(call_id: str, events: list[Any]) -> EventBatch:
     return EventBatch([to_record(i + 1, e) for i, e in enumerate(events)])
 
 
+async def _open_call(temporal: Client, start: CallInput) -> WorkflowHandle[Any, int]:
+    """A call under way: started, the last event (its hang-up) not yet sent, as when the call
+    asks for its CRM record."""
+    events = call_events(start.call_id, 3)
+    return await start_call(temporal, start, _batch(start.call_id, events[:-1]))
+
+
+async def _hang_up(handle: WorkflowHandle[Any, int]) -> int:
+    """Send the call's `call_ended` (seq 5) and wait for the workflow to store everything."""
+    ended = to_record(5, CallEnded(0.05, "caller"))
+    await handle.signal(CallWorkflow.record, EventBatch([ended]))
+    return await handle.result()
+
+
 async def test_the_crm_record_reaches_the_call_through_its_workflow(
     temporal: Client, pool: asyncpg.Pool, worker: None
 ) -> None:
     """A call with a caller number: the workflow looks it up; the update answers with the record."""
-    call_id = f"call-{uuid.uuid4().hex}"
-    handle = await start_call(
-        temporal, CallInput(call_id, caller_number=JORDAN_NUMBER), _batch(call_id, call_events(call_id, 3))
-    )
+    handle = await _open_call(temporal, CallInput(f"call-{uuid.uuid4().hex}", caller_number=JORDAN_NUMBER))
     lookup = await handle.execute_update(CallWorkflow.crm_context)
     assert lookup.status == "found" and lookup.context is not None
     assert (lookup.context.contact, lookup.context.account) == ("Jordan Avery", "Routewise")
-    assert await handle.result() == 5
+    assert await _hang_up(handle) == 5
 
 
 async def test_an_unknown_caller_and_a_call_without_a_number_say_so(
     temporal: Client, pool: asyncpg.Pool, worker: None
 ) -> None:
     """No record is `not_found`; no number at all is `no_caller`; neither holds up the call."""
-    unknown, anonymous = f"call-{uuid.uuid4().hex}", f"call-{uuid.uuid4().hex}"
-    first = await start_call(
-        temporal, CallInput(unknown, caller_number="+15555559999"), _batch(unknown, call_events(unknown, 2))
-    )
-    second = await start_call(temporal, CallInput(anonymous), _batch(anonymous, call_events(anonymous, 2)))
-    assert (await first.execute_update(CallWorkflow.crm_context)).status == "not_found"
-    assert (await second.execute_update(CallWorkflow.crm_context)).status == "no_caller"
-    assert await first.result() == 4 and await second.result() == 4
+    unknown = await _open_call(temporal, CallInput(f"call-{uuid.uuid4().hex}", caller_number="+15555559999"))
+    anonymous = await _open_call(temporal, CallInput(f"call-{uuid.uuid4().hex}"))
+    assert (await unknown.execute_update(CallWorkflow.crm_context)).status == "not_found"
+    assert (await anonymous.execute_update(CallWorkflow.crm_context)).status == "no_caller"
+    assert await _hang_up(unknown) == 5 and await _hang_up(anonymous) == 5
 
 
 async def test_a_crm_that_is_down_leaves_the_call_recording_and_says_why(
