@@ -6,6 +6,7 @@ the LLM is slow or fails; a rubric that cannot be judged leaves the metrics and 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -53,7 +54,9 @@ class ScoringActivities:
             events = await read_events(self._pool, request.call_id)
         except UnknownCall as exc:
             raise ApplicationError(str(exc), non_retryable=True) from None
-        await save_metrics(self._pool, request.call_id, compute_metrics(request.call_id, events).as_json())
+        # A long call's metrics take tens of milliseconds of CPU: not on the loop every activity shares.
+        metrics = await asyncio.to_thread(compute_metrics, request.call_id, events)
+        await save_metrics(self._pool, request.call_id, metrics.as_json())
 
     @activity.defn(name="judge_rubric")
     async def judge_rubric(self, request: ScoreInput) -> float:
