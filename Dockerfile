@@ -11,6 +11,7 @@ COPY workflows workflows
 COPY activities activities
 COPY scoring scoring
 COPY db db
+COPY loadtest loadtest
 COPY worker.py worker.py
 RUN pip install --no-cache-dir .
 ENV RAPPORT_STATE_DIR=/var/lib/rapport

@@ -7,15 +7,21 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Callable
 
 import asyncpg
+from livekit.agents.llm import LLM
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.crm import CrmActivities, CrmAdapter, HttpCrm
 from activities.event_store import EventStoreActivities
+from activities.knowledge import KnowledgeActivities
 from activities.scoring import ScoringActivities
 from activities.summary import SummaryActivities
+from activities.tools import ToolActivities
+from db.calendar import PostgresCalendar
 from db.crm import PostgresCrm
 from db.migrate import migrate
 from rapport.logs import configure_logging, get_logger
@@ -25,7 +31,7 @@ from realtime.recorder import TASK_QUEUE
 from workflows.call import CallWorkflow
 from workflows.post_call import PostCallWorkflow
 
-__all__ = ["build_crm", "build_worker", "main"]
+__all__ = ["build_crm", "build_worker", "main", "metrics_runtime"]
 
 log = get_logger(__name__)
 
@@ -45,14 +51,18 @@ def build_worker(
     *,
     settings: Settings | None = None,
     crm: CrmAdapter | None = None,
+    llm_factory: Callable[[], LLM] | None = None,
 ) -> Worker:
     """The worker for every call workflow; the CRM and the LLM come from `settings` unless given."""
     settings = settings or Settings.from_env()
     events = EventStoreActivities(pool)
-    lookups = CrmActivities(crm or build_crm(settings, pool))
+    crm = crm or build_crm(settings, pool)
+    lookups = CrmActivities(crm)
+    tools = ToolActivities(crm, PostgresCalendar(pool))
     # One LLM for summaries and rubrics, built when the first call ends, not at start-up.
-    llm = functools.cache(lambda: build_llm(settings))
+    llm = llm_factory or functools.cache(lambda: build_llm(settings))
     summaries = SummaryActivities(pool, llm)
+    knowledge = KnowledgeActivities(pool)
     scoring = ScoringActivities(pool, llm, rubric_dir=settings.rubric_dir, webhook=settings.scorecard_webhook)
     return Worker(
         client,
@@ -61,14 +71,28 @@ def build_worker(
         activities=[
             events.store_events,
             lookups.crm_lookup,
+            tools.crm_lookup,
+            tools.crm_note,
+            tools.propose_meeting_slots,
+            tools.book_meeting,
             summaries.summarize_call,
             summaries.record_summary_failure,
             scoring.score_metrics,
             scoring.judge_rubric,
             scoring.record_rubric_failure,
             scoring.notify_scorecard,
+            knowledge.knowledge_page,
         ],
     )
+
+
+def metrics_runtime(settings: Settings, host: str = "0.0.0.0") -> Runtime | None:
+    """A Temporal runtime that serves the SDK's own metrics (workflow and activity counts and
+    latencies, task slots, polls) to Prometheus on RAPPORT_WORKER_METRICS_PORT; None when 0."""
+    if not settings.worker_metrics_port:
+        return None
+    prometheus = PrometheusConfig(bind_address=f"{host}:{settings.worker_metrics_port}")
+    return Runtime(telemetry=TelemetryConfig(metrics=prometheus))
 
 
 async def run(settings: Settings) -> None:
@@ -78,8 +102,10 @@ async def run(settings: Settings) -> None:
     assert pool is not None
     async with pool.acquire() as conn:
         await migrate(conn)
-    client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
-    log.info("worker.started", task_queue=TASK_QUEUE)
+    client = await Client.connect(
+        settings.temporal_address, namespace=settings.temporal_namespace, runtime=metrics_runtime(settings)
+    )
+    log.info("worker.started", task_queue=TASK_QUEUE, metrics_port=settings.worker_metrics_port or None)
     try:
         await build_worker(client, pool, settings=settings).run()
     finally:

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 import aiohttp
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from rapport.logs import get_logger
 from workflows.records import CrmContext, CrmLookup, CrmLookupInput
@@ -27,6 +28,10 @@ class CrmUnavailable(RuntimeError):
 class CrmAdapter(Protocol):
     async def lookup(self, phone: str) -> CrmContext | None:
         """The caller's record by E.164 number, or None when the CRM has no such contact."""
+        ...
+
+    async def add_note(self, phone: str, note: str, *, key: str) -> bool:
+        """Add a note to the contact with this number (once per `key`); False if there is none."""
         ...
 
 
@@ -59,6 +64,12 @@ class HttpCrm:
         except aiohttp.ClientError as exc:
             raise CrmUnavailable(f"GET {self._url} failed: {type(exc).__name__}") from None
         return _context(self._url, body)
+
+    async def add_note(self, phone: str, note: str, *, key: str) -> bool:
+        # The HTTP protocol is read-only: the agent's notes need the built-in CRM. Retrying won't help.
+        raise ApplicationError(
+            "the HTTP CRM protocol takes no notes (RAPPORT_CRM=postgres does)", non_retryable=True
+        )
 
 
 def _context(url: str, body: Any) -> CrmContext:

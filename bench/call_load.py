@@ -26,11 +26,11 @@ from dataclasses import asdict, dataclass, field
 import asyncpg
 from temporalio.client import Client
 
-from bench.query_times import QueryTimes, TimedStatement, baseline, timed_pool
 from bench.synthetic_call import play, synthetic_call
 from db.event_store import StoredEvent, UnknownCall, read_events
 from db.migrate import migrate
 from db.projections import Projection, load_projection, project
+from db.query_times import QueryTimes, TimedStatement, baseline, timed_pool
 from rapport.logs import configure_logging
 from realtime.events import CallEnded, CallEvent
 from realtime.recorder import EventRecorder, to_record

@@ -10,14 +10,12 @@ streams a short fixed summary, using no CPU meanwhile. The local model's own cos
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from aiohttp import web
 
+from tests.chat_stream import stream_chat
 from tests.loopback import serve_on_loopback
 
 __all__ = ["MODEL", "SUMMARY", "serve_llm"]
@@ -29,17 +27,6 @@ SUMMARY = (
 )
 
 
-def _chunk(delta: dict[str, str], finish_reason: str | None) -> bytes:
-    body: dict[str, Any] = {
-        "id": "chatcmpl-bench",
-        "object": "chat.completion.chunk",
-        "created": 0,
-        "model": MODEL,
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
-    }
-    return f"data: {json.dumps(body)}\n\n".encode()
-
-
 @asynccontextmanager
 async def serve_llm(delay_s: float) -> AsyncIterator[str]:
     """Serve `POST /v1/chat/completions` (streamed) after `delay_s`; yields the base URL."""
@@ -47,17 +34,9 @@ async def serve_llm(delay_s: float) -> AsyncIterator[str]:
     async def completions(request: web.Request) -> web.StreamResponse:
         await request.read()
         await asyncio.sleep(delay_s)
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        # The worker may cancel a summary (at shutdown) and hang up mid-answer: nothing to do then.
-        with contextlib.suppress(ConnectionResetError):
-            await response.prepare(request)
-            for i, word in enumerate(SUMMARY.split(" ")):
-                delta = {"role": "assistant", "content": (" " if i else "") + word}
-                await response.write(_chunk(delta, None))
-            await response.write(_chunk({}, "stop"))
-            await response.write(b"data: [DONE]\n\n")
-            await response.write_eof()
-        return response
+        words = SUMMARY.split(" ")
+        deltas = [{"role": "assistant", "content": (" " if i else "") + word} for i, word in enumerate(words)]
+        return await stream_chat(request, MODEL, deltas, "stop")
 
     app = web.Application()
     app.router.add_post("/v1/chat/completions", completions)

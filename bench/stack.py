@@ -51,5 +51,5 @@ async def bench_stack(worker_env: dict[str, str]) -> AsyncIterator[BenchStack]:
         await stack.enter_async_context(build_worker(env.client, pool, settings=worker_settings))
         settings = Settings.from_env()
         calls = CallFactory.create(settings, Models.load(settings), recorder_client=env.client)
-        await calls.models.warm_up()
+        await calls.warm_up()
         yield BenchStack(calls, pool, env.client)

@@ -1,4 +1,5 @@
-"""The built-in CRM in PostgreSQL: a caller's contact, account and latest notes, by phone number."""
+"""The built-in CRM in PostgreSQL: a caller's contact, account and latest notes, by phone number;
+and notes the agent takes during a call."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ class PostgresCrm:
             """
             SELECT c.name, c.title, a.name AS account, a.industry, a.employees,
                    ARRAY(SELECT n.note FROM crm_notes n WHERE n.contact_id = c.contact_id
-                         ORDER BY n.noted_on DESC LIMIT $2) AS notes
+                         ORDER BY n.noted_on DESC, n.noted_at DESC LIMIT $2) AS notes
             FROM crm_contacts c JOIN crm_accounts a USING (account_id)
             WHERE c.phone = $1
             """,
@@ -39,3 +40,24 @@ class PostgresCrm:
             employees=row["employees"],
             notes=list(row["notes"]),
         )
+
+    async def add_note(self, phone: str, note: str, *, key: str) -> bool:
+        """Add `note` to the contact with this number; False if there is none.
+
+        `key` identifies the request: the same key twice adds the note once (a retried activity).
+        """
+        async with self._pool.acquire() as conn, conn.transaction():
+            contact = await conn.fetchval("SELECT contact_id FROM crm_contacts WHERE phone = $1", phone)
+            if contact is None:
+                return False
+            await conn.execute(
+                """
+                INSERT INTO crm_notes (contact_id, noted_on, note, source_key)
+                VALUES ($1, current_date, $2, $3)
+                ON CONFLICT (source_key) DO NOTHING
+                """,
+                contact,
+                note,
+                key,
+            )
+        return True

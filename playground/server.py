@@ -154,7 +154,7 @@ async def serve(settings: Settings, *, host: str, port: int) -> None:
     print("rapport: starting Postgres and Temporal, loading models...", flush=True)
     async with local_stack(settings) as stack:
         calls = CallFactory.create(settings, Models.load(settings), recorder_client=stack.client)
-        await calls.models.warm_up()
+        await calls.warm_up()
         app = build_app(calls)
         # The dashboard reads the stored calls; the calls themselves never touch this pool.
         pool = await connect_database(settings)

@@ -13,6 +13,9 @@ from pathlib import Path
 from dashboard.commands import add_commands as add_dashboard_commands
 from dashboard.commands import run as run_dashboard_command
 from db.event_store import UnknownCall
+from knowledge.commands import add_commands as add_knowledge_commands
+from knowledge.commands import run as run_knowledge_command
+from loadtest.command import add_load_command
 from rapport.logs import configure_logging, get_logger
 from rapport.settings import ConfigError, Settings
 from realtime.transports.scenario import ScenarioError
@@ -56,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_dashboard_commands(commands)
     add_statechart_commands(commands)
+    add_load_command(commands)
+    add_knowledge_commands(commands)
     return parser
 
 
@@ -71,7 +76,7 @@ async def _call(settings: Settings, scenario_path: Path, report_path: Path) -> d
     # A wrong statechart name fails here, before services start and models warm up.
     calls.conversations.get(scenario.statechart)
     async with local_stack(settings) as stack:
-        await calls.models.warm_up()
+        await calls.warm_up()
         report = await run_scripted_call(scenario, replace(calls, recorder_client=stack.client))
         await asyncio.to_thread(_write_report, report_path, report.data)
         if stack.runs_worker:
@@ -177,6 +182,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"barge-in stop ms {latency['barge_in_stop_ms']}; report: {args.report}"
             )
             return 0
+        if args.command == "load":
+            from loadtest.command import load, load_args
+
+            summary = asyncio.run(load(settings, load_args(args)))["summary"]
+            print(
+                f"{summary['calls']} calls, {summary['concurrency']} at a time: "
+                f"overhead p50 {summary['overhead_ms_p50']} ms, p95 {summary['overhead_ms_p95']} ms; "
+                f"events lost {summary['events_lost']}; errors {summary['errors']}; report: {args.report}"
+            )
+            return 1 if summary["errors"] or summary["events_lost"] else 0
         if args.command == "events":
             print(asyncio.run(_events(settings, args.call_id, args.json)))
             return 0
@@ -205,6 +220,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         dashboard_status = run_dashboard_command(settings, args)
         if dashboard_status is not None:
             return dashboard_status
+        knowledge_status = run_knowledge_command(settings, args)
+        if knowledge_status is not None:
+            return knowledge_status
         if args.command == "up":
             from playground.server import serve
 

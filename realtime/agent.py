@@ -14,6 +14,7 @@ from typing import Any
 
 from livekit.agents import Agent, llm
 
+from realtime.knowledge import CallKnowledge, Retrieved
 from statecharts.build import build_machine, stage_tools
 from statecharts.clock import Clock
 from statecharts.records import Statechart, TransitionRecord
@@ -46,9 +47,13 @@ class StageAgent(Agent):
         *,
         clock: Clock,
         on_transition: Callable[[TransitionRecord], None],
+        knowledge: CallKnowledge | None = None,
+        on_retrieved: Callable[[Retrieved], None] | None = None,
     ) -> None:
         self.chart = chart
         self._registry = registry
+        self._knowledge = knowledge
+        self._on_retrieved = on_retrieved
         self.conversation = Conversation()
         self._moving = False
         self._sync: asyncio.Task[None] | None = None
@@ -86,12 +91,38 @@ class StageAgent(Agent):
             self._move_tool(event, description)
             for event, description, _ in stage_tools(self.chart, self.stage)
         ]
-        names = [name for state in self.chart.lineage(self.stage) for name in state.tool_names]
-        for name in dict.fromkeys(names):  # a tool an enclosing stage also lists is offered once
+        for name in self.stage_tool_names():
             factory = self._registry.tool_spec(name)
             assert callable(factory)
             tools.append(factory())
         return tools
+
+    def stage_tool_names(self) -> list[str]:
+        """The registry tools the current stage (or an enclosing one) lists: all it may run."""
+        names = [name for state in self.chart.lineage(self.stage) for name in state.tool_names]
+        return list(dict.fromkeys(names))  # a tool an enclosing stage also lists is offered once
+
+    def offered_tool_names(self) -> list[str]:
+        """Every tool the LLM is offered now: the stage's moves, then its registry tools."""
+        return [event for event, _, _ in stage_tools(self.chart, self.stage)] + self.stage_tool_names()
+
+    def current_knowledge(self) -> list[str]:
+        """The knowledge bases the current stage (or an enclosing one) draws on."""
+        names = [name for state in self.chart.lineage(self.stage) for name in state.knowledge_names]
+        return list(dict.fromkeys(names))
+
+    async def on_user_turn_completed(self, turn_ctx: llm.ChatContext, new_message: llm.ChatMessage) -> None:
+        """Passages from the stage's knowledge bases join this turn's context (this turn only)."""
+        names = self.current_knowledge()
+        if self._knowledge is None or not names:
+            return
+        found = await self._knowledge.search(names, new_message.text_content or "")
+        if found is None or not found.hits:
+            return
+        # This turn only: the next turn's question brings its own passages.
+        turn_ctx.add_message(role="system", content=found.as_context())
+        if self._on_retrieved is not None:
+            self._on_retrieved(found)
 
     def _move_tool(self, event: str, description: str | None) -> llm.RawFunctionTool:
         schema: Mapping[str, Any] = {

@@ -29,6 +29,9 @@ __all__ = [
 ]
 
 FRAME_MS = 20
+# What LiveKit's room input delivers per frame (its `frame_size_ms`): the load test's callers
+# send this, so each costs the agent's pipeline (VAD, STT stream) what a phone caller costs it.
+ROOM_FRAME_MS = 50
 
 
 @dataclass(frozen=True)
@@ -242,12 +245,20 @@ class CallerAudioInput(AudioInput):
     `paced=False` is for live sources (the browser) that already arrive in real time.
     """
 
-    def __init__(self, *, now: Callable[[], float], sample_rate: int = 16000, paced: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        now: Callable[[], float],
+        sample_rate: int = 16000,
+        paced: bool = True,
+        frame_ms: int = FRAME_MS,
+    ) -> None:
         super().__init__(label="CallerAudioInput")
         self._now = now
         self.sample_rate = sample_rate
         self._paced = paced
-        self._step = sample_rate * FRAME_MS // 1000
+        self._frame_s = frame_ms / 1000
+        self._step = sample_rate * frame_ms // 1000
         self._queue: deque[Utterance] = deque()
         self._arrived = asyncio.Event()
         self._deadline: float | None = None
@@ -269,7 +280,7 @@ class CallerAudioInput(AudioInput):
             raise StopAsyncIteration
         if self._paced:
             now = self._now()
-            self._deadline = now if self._deadline is None else self._deadline + FRAME_MS / 1000
+            self._deadline = now if self._deadline is None else self._deadline + self._frame_s
             if self._deadline > now:
                 await asyncio.sleep(self._deadline - now)
             elif now - self._deadline > 0.2:

@@ -82,7 +82,10 @@ class TurnTakingBridge:
             case Command.INTERRUPT_AGENT:
                 self._interrupt(then=self._interrupt_done)
             case Command.COMMIT_TURN:
-                self._track(self._session.commit_user_turn())
+                # The machine commits only once a final transcript is in. livekit would otherwise
+                # wait up to 2 s for yet another final whenever the last one came more than 0.5 s
+                # before the commit (a VAD slow to call the end of speech, under load).
+                self._track(self._session.commit_user_turn(transcript_timeout=0.0))
             case Command.DISCARD_TURN:
                 self._session.clear_user_turn()
             case Command.STOP_AGENT:

@@ -9,44 +9,55 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from livekit import rtc
+from livekit.agents.llm import Tool
 from livekit.agents.voice.events import ConversationItemAddedEvent, FunctionToolsExecutedEvent
 from temporalio.client import Client
 
+from knowledge.embedding import embedder
 from rapport.logs import get_logger
 from rapport.settings import Settings
 from realtime.agent import StageAgent
 from realtime.audio_io import CallerAudioInput, CallerAudioOutput, PlayedSegment
 from realtime.bridge import TurnTakingBridge
+from realtime.call_tools import CallTools, tool_events
 from realtime.events import (
     AgentUtterance,
     CallEnded,
     CallerUtterance,
     CallEvent,
     CallStarted,
+    CallTransferred,
     CrmContextJoined,
     EventSink,
+    KnowledgeRetrieved,
     LatencySample,
     MachineTransition,
-    ToolCalled,
 )
+from realtime.knowledge import CallKnowledge, Retrieved
+from realtime.metrics import call_metrics
+from realtime.plugins.llama_llm import LlamaLLM
 from realtime.recorder import EventRecorder
 from realtime.session import Models, build_session
 from realtime.tools import conversation_registry
 from realtime.turn_taking import TurnTaking
 from realtime.turn_taking import registry as turn_registry
 from statecharts.clock import LoopClock
+from statecharts.errors import StatechartError
 from statecharts.load import StatechartLibrary
 from statecharts.records import Statechart, TransitionRecord
 from statecharts.registry import Registry
 from workflows.call import CRM_TIMEOUT
 from workflows.records import CrmLookup
 
-__all__ = ["Call", "CallFactory"]
+__all__ = ["Call", "CallFactory", "Transfer"]
 
 log = get_logger(__name__)
 
 # The workflow gives the CRM CRM_TIMEOUT; past a little more than that, the answer is not coming.
 CRM_WAIT_S = CRM_TIMEOUT.total_seconds() + 5
+
+Transfer = Callable[[], Awaitable[str | None]]
+"""Puts a phone caller through to a human; returns where to (None: nowhere, the hand-off was spoken only)."""
 
 
 class Call:
@@ -66,6 +77,8 @@ class Call:
         caller_number: str | None = None,
         rep_id: str | None = None,
         recorder_client: Client | None = None,
+        tool_timeout_ms: int = 4_000,
+        transfer: Transfer | None = None,
     ) -> None:
         self.call_id = call_id or uuid.uuid4().hex
         self.caller_number = caller_number
@@ -95,15 +108,40 @@ class Call:
             on_command=self.bridge.execute,
             on_transition=self._transition_recorder("turn_taking"),
         )
+        # The bases the chart's stages draw on, fetched through the call's workflow when it starts.
+        self._knowledge_names = list(
+            dict.fromkeys(name for state in chart.all_states.values() for name in state.knowledge_names)
+        )
+        self.knowledge = (
+            CallKnowledge(self.recorder.knowledge)
+            if self.recorder is not None and self._knowledge_names
+            else None
+        )
         self.agent = StageAgent(
-            chart, tools, clock=self.clock, on_transition=self._transition_recorder(chart.id)
+            chart,
+            tools,
+            clock=self.clock,
+            on_transition=self._transition_recorder(chart.id),
+            knowledge=self.knowledge,
+            on_retrieved=self._on_retrieved,
         )
         self.chart = chart
         self._turn_chart = turn_chart
+        self._transfer = transfer
+        self._end_reason = "agent"
+        # What the agent's tools act through: this call's workflow, its hand-off to a human.
+        self.call_tools = CallTools(
+            call_id=self.call_id,
+            ask=self.recorder.run_tool if self.recorder is not None else None,
+            timeout_ms=tool_timeout_ms,
+            hand_off=self._hand_off,
+        )
+        self.session.userdata = self.call_tools
 
     def _emit(self, event: CallEvent) -> None:
         if self.recorder is not None:
             self.recorder.record(event)
+        call_metrics.observe(event)
         self._sink(event)
 
     def _transition_recorder(self, machine: str) -> Callable[[TransitionRecord], None]:
@@ -127,8 +165,16 @@ class Call:
             self._speech_ended_at = None
 
     def _on_tools_executed(self, ev: FunctionToolsExecutedEvent) -> None:
-        for call, output in ev.zipped():
-            self._emit(ToolCalled(self.clock.now(), call.name, call.arguments, output.output))
+        offered = self.agent.offered_tool_names()
+        for event in tool_events(ev, at=self.clock.now(), errors=self.call_tools.errors, offered=offered):
+            self._emit(event)
+
+    async def _hand_off(self) -> None:
+        """The caller goes to a human: put them through (a phone call) and record it; the call ends."""
+        target = await self._transfer() if self._transfer is not None else None
+        self._end_reason = "transferred"
+        self._emit(CallTransferred(self.clock.now(), target))
+        log.info("call.transferred", call_id=self.call_id, transferred=target is not None)
 
     async def start(self, room: rtc.Room | None = None) -> None:
         """Start talking: on the caller-side audio, or in a LiveKit room (livekit's room I/O)."""
@@ -137,6 +183,9 @@ class Call:
             self.session.output.audio = self.output
         if self.recorder is not None:
             self._sender = asyncio.get_running_loop().create_task(self.recorder.run())
+            recorder = self.recorder
+            self._sender.add_done_callback(lambda _task: call_metrics.forget(recorder))
+        call_metrics.call_started(self.call_id, self.recorder)
         self.session.on("conversation_item_added", self._on_item_added)
         self.session.on("function_tools_executed", self._on_tools_executed)
         # The end_call tool shuts the session down; the call follows it.
@@ -165,6 +214,13 @@ class Call:
             self.session.say(self.agent.greeting)
         if self.recorder is not None and self.caller_number:
             self._background.append(asyncio.get_running_loop().create_task(self._join_crm_context()))
+        if self.knowledge is not None:
+            self._background.append(
+                asyncio.get_running_loop().create_task(self.knowledge.load(self._knowledge_names))
+            )
+
+    def _on_retrieved(self, found: Retrieved) -> None:
+        self._emit(KnowledgeRetrieved(self.clock.now(), found.passages(), round(found.took_ms, 1)))
 
     async def _join_crm_context(self) -> None:
         """Add the caller's CRM record to the LLM's context when it arrives; the agent talks meanwhile."""
@@ -175,7 +231,14 @@ class Call:
             lookup = CrmLookup("failed", error=f"{type(exc).__name__}: {exc}")
         text = lookup.context.as_prompt() if lookup.context is not None else ""
         if text:
+            if (speech := self.session.current_speech) is not None:
+                # After the greeting, as the next reply will see the chat: the note then extends the
+                # prompt that reply shares, and is evaluated ahead of it (below), not with it.
+                await speech.wait_for_playout()
             await self.agent.add_context(text)
+            if isinstance(self.session.llm, LlamaLLM):
+                tools = [tool for tool in self.agent.tools if isinstance(tool, Tool)]
+                await self.session.llm.prefill(self.agent.chat_ctx, tools)
         account = lookup.context.account if lookup.context is not None else None
         self._emit(CrmContextJoined(self.clock.now(), lookup.status, account, text, lookup.error))
         log.info("call.crm_context", call_id=self.call_id, status=lookup.status)
@@ -202,7 +265,7 @@ class Call:
 
     def _hangup_soon(self) -> None:
         if not self.ended.is_set():
-            asyncio.get_running_loop().create_task(self.hangup("agent"))
+            asyncio.get_running_loop().create_task(self.hangup(self._end_reason))
 
     async def hangup(self, reason: str = "caller") -> None:
         """End the call; safe to call twice."""
@@ -217,6 +280,7 @@ class Call:
         await self.session.aclose()
         await self.output.aclose()
         self._emit(CallEnded(at=self.clock.now(), reason=reason))
+        call_metrics.call_ended(self.call_id)
         log.info("call.ended", call_id=self.call_id, reason=reason)
         if self.recorder is not None:
             self.recorder.close()
@@ -241,6 +305,7 @@ class CallFactory:
     conversations: StatechartLibrary
     turn_taking: StatechartLibrary
     recorder_client: Client | None = None
+    tool_timeout_ms: int = 4_000
 
     @classmethod
     def create(cls, settings: Settings, models: Models, recorder_client: Client | None = None) -> CallFactory:
@@ -251,10 +316,32 @@ class CallFactory:
             conversations=StatechartLibrary(settings.statechart_dir, tools),
             turn_taking=StatechartLibrary(settings.statechart_dir, turn_registry),
             recorder_client=recorder_client,
+            tool_timeout_ms=settings.tool_timeout_ms,
         )
 
     def conversation_names(self) -> list[str]:
         return [name for name in self.conversations.names() if name != "turn_taking"]
+
+    async def warm_up(self) -> None:
+        """Models ready before the first caller, and the embedder too if a stage draws on knowledge.
+
+        Loading the embedder imports torch: seconds of work that holds the interpreter, which must
+        not happen while a call's audio is flowing.
+        """
+        await self.models.warm_up()
+        if self.draws_on_knowledge():
+            await asyncio.to_thread(embedder)
+
+    def draws_on_knowledge(self) -> bool:
+        """Whether a stage of any chart names a knowledge base (its calls embed caller questions)."""
+        for name in self.conversation_names():
+            try:
+                chart = self.conversations.get(name)
+            except StatechartError:
+                continue  # a broken chart is reported when a call asks for it
+            if any(state.knowledge for state in chart.all_states.values()):
+                return True
+        return False
 
     def new_call(
         self,
@@ -266,11 +353,13 @@ class CallFactory:
         call_id: str | None = None,
         caller_number: str | None = None,
         rep_id: str | None = None,
+        transfer: Transfer | None = None,
     ) -> Call:
         """A call playing `statechart`; raises `UnknownStatechart` or `StatechartError`.
 
         With a caller number (E.164) the call's workflow looks the caller up in the CRM; the rep's
-        id decides whose managers see the call and its scorecard.
+        id decides whose managers see the call and its scorecard. `transfer` puts a phone caller
+        through to a human when the agent hands off (without it the hand-off is only spoken).
         """
         return Call(
             chart=self.conversations.get(statechart),
@@ -284,4 +373,6 @@ class CallFactory:
             caller_number=caller_number,
             rep_id=rep_id,
             recorder_client=self.recorder_client,
+            tool_timeout_ms=self.tool_timeout_ms,
+            transfer=transfer,
         )

@@ -15,9 +15,11 @@ __all__ = [
     "CallEnded",
     "CallEvent",
     "CallStarted",
+    "CallTransferred",
     "CallerUtterance",
     "CrmContextJoined",
     "EventSink",
+    "KnowledgeRetrieved",
     "LatencySample",
     "MachineTransition",
     "ToolCalled",
@@ -90,10 +92,45 @@ class CrmContextJoined(CallEvent):
 
 @dataclass(frozen=True)
 class ToolCalled(CallEvent):
+    """A tool the LLM called, with its arguments (JSON, as the LLM wrote them) and its result.
+
+    Version 2 adds `error`, None when the tool ran to an answer, otherwise why not:
+    `invalid_arguments` (its JSON Schema refused them), `not_in_stage` (the current stage does not
+    list it), `refused` (not offered to the LLM at all), `unavailable` (the call has no workflow),
+    `timeout`, `failed` or `transfer_failed`; and `duration_ms`, from the LLM's call to the result.
+    Version 1 events have neither: read them with defaults.
+    """
+
     type: ClassVar[str] = "tool_called"
+    version: ClassVar[int] = 2
     name: str
     arguments: str
     result: str
+    error: str | None = None
+    duration_ms: float | None = None
+
+
+@dataclass(frozen=True)
+class CallTransferred(CallEvent):
+    """The agent handed the caller to a human; the call ends next. `target` is where a phone
+    call was transferred (RAPPORT_TRANSFER_TO), None when there was no transfer to make (a local
+    or browser call, or no target configured): the hand-off was then spoken only."""
+
+    type: ClassVar[str] = "call_transferred"
+    target: str | None
+
+
+@dataclass(frozen=True)
+class KnowledgeRetrieved(CallEvent):
+    """Passages from the stage's knowledge bases that joined the LLM's context for a caller turn.
+
+    `passages`: each one's knowledge base, source file, heading and score, best first;
+    `took_ms`: the search, query embedding included.
+    """
+
+    type: ClassVar[str] = "knowledge_retrieved"
+    passages: list[dict[str, object]]
+    took_ms: float
 
 
 @dataclass(frozen=True)

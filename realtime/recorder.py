@@ -16,10 +16,19 @@ from dataclasses import asdict
 
 from temporalio.client import Client, WorkflowHandle
 
+from knowledge.index import IndexedChunk
 from rapport.logs import get_logger
 from realtime.events import CallEvent
 from workflows.call import CallWorkflow
-from workflows.records import CallInput, CrmLookup, EventBatch, EventRecord
+from workflows.records import (
+    CallInput,
+    CrmLookup,
+    EventBatch,
+    EventRecord,
+    KnowledgeRequest,
+    ToolRequest,
+    ToolResult,
+)
 
 __all__ = ["TASK_QUEUE", "EventRecorder"]
 
@@ -57,6 +66,11 @@ class EventRecorder:
         self._closing = False
         self.lost = 0
         self.sent = 0
+
+    @property
+    def depth(self) -> int:
+        """Events buffered, not yet accepted by Temporal."""
+        return len(self._buffer)
 
     @property
     def recorded(self) -> int:
@@ -114,6 +128,34 @@ class EventRecorder:
             return await self._handle().execute_update(CallWorkflow.crm_context)
 
         return await asyncio.wait_for(ask(), within)
+
+    async def run_tool(self, request: ToolRequest) -> ToolResult:
+        """A tool's work, run by the call's workflow for this call's caller (the caller sets the deadline)."""
+        await self.started.wait()
+        return await self._handle().execute_update(CallWorkflow.run_tool, request)
+
+    async def knowledge(
+        self, name: str, held: str | None, page_chunks: int = KnowledgeRequest.limit
+    ) -> tuple[str, list[IndexedChunk]] | None:
+        """The knowledge base `name` from the call's workflow, page by page; None if `held` is current."""
+        await self.started.wait()
+        version: str | None = None
+        chunks: list[IndexedChunk] = []
+        while True:
+            page = await self._handle().execute_update(
+                CallWorkflow.knowledge_page,
+                KnowledgeRequest(name, held, offset=len(chunks), limit=page_chunks),
+            )
+            if page.current:
+                return None
+            if version is not None and page.version != version:
+                # Re-ingested while we were reading: start over, or the index would mix two versions.
+                version, chunks = None, []
+                continue
+            version = page.version
+            chunks += page.chunks
+            if not page.chunks or len(chunks) >= page.total:
+                return version, chunks
 
     def _handle(self) -> WorkflowHandle[CallWorkflow, int]:
         return self._client.get_workflow_handle_for(CallWorkflow.run, self.call_id)

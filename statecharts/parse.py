@@ -20,6 +20,7 @@ from statecharts.records import (
     SEPARATOR,
     CallbackRef,
     Kind,
+    Location,
     State,
     Statechart,
     StateType,
@@ -94,6 +95,11 @@ def resolve_target(states: Mapping[str, State], source: str, target: str) -> str
 
 
 class _Parser(NodeReader):
+    def names(self, node: Node | None) -> tuple[tuple[str, Location], ...]:
+        """A list of names (tools, knowledge bases), each with where it is written."""
+        items = node.value if isinstance(node, SequenceNode) else []
+        return tuple((name, self.loc(item)) for item in items if (name := _name(item)) is not None)
+
     def callbacks(self, node: Node | None) -> tuple[CallbackRef, ...]:
         if node is None:
             return ()
@@ -151,12 +157,6 @@ class _Parser(NodeReader):
         state_type: StateType = next(
             (t for t in STATE_TYPES if t == written), "compound" if children else "atomic"
         )
-        tools_node = _value(fields.get("tools"))
-        tools = [
-            (tool, self.loc(item))
-            for item in (tools_node.value if isinstance(tools_node, SequenceNode) else [])
-            if (tool := _name(item)) is not None
-        ]
         initial_node = _value(fields.get("initial"))
         return State(
             name=name,
@@ -167,11 +167,12 @@ class _Parser(NodeReader):
             transitions=tuple(transitions),
             description=_text(_value(fields.get("description"))),
             instructions=_text(_value(fields.get("instructions"))),
-            tools=tuple(tools),
+            tools=self.names(_value(fields.get("tools"))),
             loc=self.loc(key),
             initial=_name(initial_node),
             initial_loc=self.loc(initial_node) if initial_node is not None else None,
             states=children,
+            knowledge=self.names(_value(fields.get("knowledge"))),
         )
 
     def states(self, node: Node | None, *, prefix: str = "") -> dict[str, State]:

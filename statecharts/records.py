@@ -84,6 +84,8 @@ class State:
     initial: str | None = None
     initial_loc: Location | None = None
     states: Mapping[str, State] = field(default_factory=dict)
+    knowledge: tuple[tuple[str, Location], ...] = ()
+    """Conversation charts: the knowledge bases the stage's LLM draws on (and its child stages')."""
 
     @property
     def final(self) -> bool:
@@ -96,6 +98,10 @@ class State:
     @property
     def tool_names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.tools)
+
+    @property
+    def knowledge_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.knowledge)
 
 
 @dataclass(frozen=True)

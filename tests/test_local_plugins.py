@@ -10,6 +10,7 @@ import threading
 import numpy as np
 from livekit import rtc
 from livekit.agents import llm
+from livekit.agents.voice.generation import update_instructions
 
 from realtime.plugins.llama_llm import ReplyFilter, ToolMention, chat_messages
 from realtime.plugins.piper_tts import PiperTTS, synthesize_pcm
@@ -166,3 +167,20 @@ def test_a_fact_joining_mid_call_stays_where_it_arrived_in_the_prompt() -> None:
     assert [m["role"] for m in messages] == ["user", "assistant", "user"]
     assert messages[0]["content"] == "Be Dana.\n\n(The call has started.)"
     assert messages[2]["content"] == "(CRM record of the caller: Jordan Avery.)\nHi Dana."
+
+
+def test_the_stage_instructions_lead_the_prompt_wherever_livekit_dates_them() -> None:
+    """livekit's instructions message can follow the greeting in the chat (it is dated when last
+    set); it still opens the prompt, so every call of a stage starts with the same cached tokens."""
+    ctx = llm.ChatContext.empty()
+    ctx.add_message(role="assistant", content="Northwind Freight, this is Dana.")
+    update_instructions(ctx, instructions="Be Dana.", add_if_missing=True)
+    ctx.items.append(ctx.items.pop(0))  # as in a reply's chat: by date, after the greeting
+    ctx.add_message(role="system", content="CRM record of the caller: Jordan Avery.")
+    ctx.add_message(role="user", content="Hi Dana.")
+    messages = chat_messages(ctx, [])
+    assert messages[0]["content"] == "Be Dana.\n\n(The call has started.)"
+    assert messages[1:] == [
+        {"role": "assistant", "content": "Northwind Freight, this is Dana."},
+        {"role": "user", "content": "(CRM record of the caller: Jordan Avery.)\nHi Dana."},
+    ]

@@ -7,27 +7,34 @@ a real HTTP server on loopback (slow or failing on purpose).
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client
 
 from activities.summary import NOTHING_SAID
 from db.event_store import read_events
 from db.summaries import load_summary
 from rapport.settings import Settings
-from realtime.call import CallFactory
-from realtime.events import AgentUtterance, CallEnded, CallerUtterance, CallStarted
+from realtime.call import Call, CallFactory
+from realtime.events import (
+    AgentUtterance,
+    CallEnded,
+    CallerUtterance,
+    CallEvent,
+    CallStarted,
+    EventSink,
+    MachineTransition,
+)
 from realtime.recorder import to_record
 from realtime.session import Models
 from realtime.transports.scenario import load_scenario
 from realtime.transports.scripted import run_scripted_call
 from tests.crm_server import JORDAN, serve_crm
-from tests.workflow_calls import call_events, post_call_result, start_call
+from tests.workflow_calls import call_events, hang_up, open_call, post_call_result, start_call
 from worker import build_worker
 from workflows.call import CallWorkflow
 from workflows.records import CallInput, EventBatch
@@ -43,40 +50,26 @@ def _batch(call_id: str, events: list[Any]) -> EventBatch:
     return EventBatch([to_record(i + 1, e) for i, e in enumerate(events)])
 
 
-async def _open_call(temporal: Client, start: CallInput) -> WorkflowHandle[Any, int]:
-    """A call under way: started, the last event (its hang-up) not yet sent, as when the call
-    asks for its CRM record."""
-    events = call_events(start.call_id, 3)
-    return await start_call(temporal, start, _batch(start.call_id, events[:-1]))
-
-
-async def _hang_up(handle: WorkflowHandle[Any, int]) -> int:
-    """Send the call's `call_ended` (seq 5) and wait for the workflow to store everything."""
-    ended = to_record(5, CallEnded(0.05, "caller"))
-    await handle.signal(CallWorkflow.record, EventBatch([ended]))
-    return await handle.result()
-
-
 async def test_the_crm_record_reaches_the_call_through_its_workflow(
     temporal: Client, pool: asyncpg.Pool, worker: None
 ) -> None:
     """A call with a caller number: the workflow looks it up; the update answers with the record."""
-    handle = await _open_call(temporal, CallInput(f"call-{uuid.uuid4().hex}", caller_number=JORDAN_NUMBER))
+    handle = await open_call(temporal, CallInput(f"call-{uuid.uuid4().hex}", caller_number=JORDAN_NUMBER))
     lookup = await handle.execute_update(CallWorkflow.crm_context)
     assert lookup.status == "found" and lookup.context is not None
     assert (lookup.context.contact, lookup.context.account) == ("Jordan Avery", "Routewise")
-    assert await _hang_up(handle) == 5
+    assert await hang_up(handle) == 5
 
 
 async def test_an_unknown_caller_and_a_call_without_a_number_say_so(
     temporal: Client, pool: asyncpg.Pool, worker: None
 ) -> None:
     """No record is `not_found`; no number at all is `no_caller`; neither holds up the call."""
-    unknown = await _open_call(temporal, CallInput(f"call-{uuid.uuid4().hex}", caller_number="+15555559999"))
-    anonymous = await _open_call(temporal, CallInput(f"call-{uuid.uuid4().hex}"))
+    unknown = await open_call(temporal, CallInput(f"call-{uuid.uuid4().hex}", caller_number="+15555559999"))
+    anonymous = await open_call(temporal, CallInput(f"call-{uuid.uuid4().hex}"))
     assert (await unknown.execute_update(CallWorkflow.crm_context)).status == "not_found"
     assert (await anonymous.execute_update(CallWorkflow.crm_context)).status == "no_caller"
-    assert await _hang_up(unknown) == 5 and await _hang_up(anonymous) == 5
+    assert await hang_up(unknown) == 5 and await hang_up(anonymous) == 5
 
 
 async def test_a_crm_that_is_down_leaves_the_call_recording_and_says_why(
@@ -156,24 +149,27 @@ async def test_an_llm_that_fails_every_attempt_leaves_a_row_saying_why(
     assert stored.error
 
 
-async def _release_after_first_answer(pool: asyncpg.Pool, since: float, gate: asyncio.Event) -> None:
-    """Open the CRM's gate once the stored log shows the agent answering the caller's first turn."""
-    while not gate.is_set():
-        answered = await pool.fetchval(
-            """
-            SELECT count(*) FROM events s
-            JOIN events c ON c.call_id = s.call_id AND c.type = 'caller_utterance'
-            JOIN events a ON a.call_id = s.call_id AND a.seq > c.seq
-                AND a.type = 'machine_transition' AND a.data->>'dest' = 'agent_speaking'
-            WHERE s.type = 'call_started' AND s.data->>'caller_number' = $1
-              AND s.recorded_at > to_timestamp($2)
-            """,
-            JORDAN_NUMBER,
-            since,
-        )
-        if answered:
-            gate.set()
-        await asyncio.sleep(0.1)
+@dataclass(frozen=True)
+class _OpensOnFirstAnswer(CallFactory):
+    """Calls whose own event stream opens `gate` once the agent starts answering the caller.
+
+    The call's in-process stream, not the stored log: the test must not depend on how fast a busy
+    machine stores events, only on the order the caller experiences.
+    """
+
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def new_call(self, statechart: str, *, sink: EventSink, **kwargs: Any) -> Call:
+        heard = False
+
+        def watch(event: CallEvent) -> None:
+            nonlocal heard
+            heard = heard or isinstance(event, CallerUtterance)
+            if heard and isinstance(event, MachineTransition) and event.dest == "agent_speaking":
+                self.gate.set()
+            sink(event)
+
+        return super().new_call(statechart, sink=watch, **kwargs)
 
 
 async def test_a_slow_crm_does_not_hold_up_the_first_reply_and_joins_the_context_later(
@@ -189,14 +185,11 @@ async def test_a_slow_crm_does_not_hold_up_the_first_reply_and_joins_the_context
         encoding="utf-8",
     )
     await models.warm_up()  # a cold model's first reply would outlast the CRM's patience
-    gate = asyncio.Event()
-    opener = asyncio.create_task(_release_after_first_answer(pool, time.time(), gate))
-    async with serve_crm({JORDAN_NUMBER: JORDAN}, gate=gate) as url:
+    calls = _OpensOnFirstAnswer(**vars(CallFactory.create(settings, models, recorder_client=temporal)))
+    async with serve_crm({JORDAN_NUMBER: JORDAN}, gate=calls.gate) as url:
         crm_settings = replace(settings, crm_provider="http", crm_url=url, crm_timeout_ms=9_000)
         async with build_worker(temporal, pool, settings=crm_settings):
-            calls = CallFactory.create(settings, models, recorder_client=temporal)
             report: dict[str, Any] = (await run_scripted_call(load_scenario(scenario), calls)).data
-    opener.cancel()
     events = report["events"]
     types = [e["type"] for e in events]
     crm = events[types.index("crm_context")]

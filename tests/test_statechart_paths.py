@@ -96,7 +96,7 @@ def test_timers_are_events_on_the_path() -> None:
 
 
 def test_the_shipped_conversations_pass() -> None:
-    names = ["sales_roleplay", "inbound_qualification"]
+    names = ["sales_roleplay", "inbound_qualification", "routewise_inbound"]
     done = _cli(*(str(DEFINITIONS / f"{name}.yaml") for name in names))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "NEVER TAKEN" not in done.stdout

@@ -323,7 +323,8 @@ def test_validate_cli_passes_the_shipped_definitions(capsys: pytest.CaptureFixtu
     """Exit 0 and one line naming the definitions."""
     assert main(["statechart", "validate", str(DEFINITIONS)]) == 0
     out = capsys.readouterr().out
-    assert out == "3 definitions valid: inbound_qualification, sales_roleplay, turn_taking\n"
+    charts = "inbound_qualification, routewise_inbound, sales_roleplay, turn_taking"
+    assert out == f"4 definitions valid: {charts}\n"
 
 
 def test_validate_cli_lists_every_problem_of_every_file(

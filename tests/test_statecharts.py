@@ -46,9 +46,9 @@ def _problems(path: Path) -> list[str]:
     return [str(p) for p in err.value.problems]
 
 
-@pytest.mark.parametrize("name", ["sales_roleplay", "inbound_qualification"])
+@pytest.mark.parametrize("name", ["sales_roleplay", "inbound_qualification", "routewise_inbound"])
 def test_the_shipped_conversations_load_and_end_in_a_final_stage(name: str) -> None:
-    """Both definitions pass every check; each has stages with instructions and a way to end."""
+    """Each definition passes every check; each has stages with instructions and a way to end."""
     chart = load_statechart(DEFINITIONS / f"{name}.yaml", conversation_registry())
     assert chart.id == name
     assert any(state.final for state in chart.states.values())
@@ -177,3 +177,16 @@ def test_the_library_picks_up_an_edited_file_and_rejects_unknown_names(tmp_path:
     assert second.states["opening"].instructions == "Say hello warmly."
     with pytest.raises(UnknownStatechart, match=r"'demo2'.*available: demo"):
         library.get("demo2")
+
+
+def test_a_stage_names_its_knowledge_bases_with_where_each_is_written() -> None:
+    """`knowledge:` lists bases per stage, each name with its file position; stages without one have none."""
+    path = DEFINITIONS / "routewise_inbound.yaml"
+    chart = load_statechart(path, conversation_registry())
+    line = next(
+        n for n, text in enumerate(path.read_text().splitlines(), 1) if "knowledge: [routewise]" in text
+    )
+    ((name, loc),) = chart.states["questions"].knowledge
+    assert name == "routewise" and str(loc) == f"{path}:{line}:17"
+    assert chart.states["booking"].knowledge_names == ("routewise",)
+    assert chart.states["farewell"].knowledge == ()

@@ -5,8 +5,10 @@ arrive twice (a sender retrying) or overlap; events are accepted by seq, so each
 The workflow continues as new before its history grows too long, carrying what is not stored yet.
 
 Beside the events it runs the call's slow work: the CRM lookup when the call starts (the call
-asks for the result with the `crm_context` update and never waits on it to talk) and, once every
-event is stored, the post-call workflow (summary, scoring), which outlives this one.
+asks for the result with the `crm_context` update and never waits on it to talk), the tools the
+LLM calls that touch data (the `run_tool` update: scoped here to this call and its caller, never
+to anything the LLM names) and, once every event is stored, the post-call workflow (summary,
+scoring), which outlives this one.
 """
 
 from __future__ import annotations
@@ -27,15 +29,28 @@ with workflow.unsafe.imports_passed_through():
         CrmLookupInput,
         EventBatch,
         EventRecord,
+        KnowledgePage,
+        KnowledgeRequest,
         PostCallInput,
         StoreEventsInput,
+        ToolActivityInput,
+        ToolRequest,
+        ToolResult,
     )
 
-__all__ = ["CRM_TIMEOUT", "CallWorkflow", "post_call_id"]
+__all__ = ["CRM_TIMEOUT", "TOOL_ACTIVITIES", "CallWorkflow", "post_call_id"]
 
 STORE_BATCH = 200
 # The CRM gets this long, retries included; after that the call goes on without its context.
 CRM_TIMEOUT = timedelta(seconds=15)
+# The tools whose work is an activity, by tool name. A request for any other name is refused
+# before it reaches the history (the update's validator).
+TOOL_ACTIVITIES = {
+    "crm_lookup": "tool_crm_lookup",
+    "crm_note": "tool_crm_note",
+    "propose_meeting_slots": "tool_propose_meeting_slots",
+    "book_meeting": "tool_book_meeting",
+}
 
 
 def post_call_id(call_id: str) -> str:
@@ -54,6 +69,7 @@ class CallWorkflow:
         self._signals_per_run = start.signals_per_run
         self._crm = start.crm
         self._crm_running = False
+        self._caller_number = start.caller_number
 
     @workflow.signal
     def record(self, batch: EventBatch) -> None:
@@ -74,6 +90,52 @@ class CallWorkflow:
         await workflow.wait_condition(lambda: self._crm is not None)
         assert self._crm is not None
         return self._crm
+
+    @workflow.update
+    async def run_tool(self, request: ToolRequest) -> ToolResult:
+        """Run a tool for this call's own caller; the answer is text for the LLM to speak from."""
+        call_id = workflow.info().workflow_id
+        try:
+            return await workflow.execute_activity(
+                TOOL_ACTIVITIES[request.name],
+                ToolActivityInput(
+                    call_id=call_id,
+                    caller_number=self._caller_number,
+                    request_key=f"{call_id}/{request.request_id}",
+                    arguments=request.arguments,
+                ),
+                # The caller is waiting: past the call's own deadline an answer is of no use.
+                schedule_to_close_timeout=timedelta(milliseconds=request.timeout_ms),
+                retry_policy=RetryPolicy(
+                    initial_interval=timedelta(milliseconds=100), maximum_interval=timedelta(seconds=1)
+                ),
+                result_type=ToolResult,
+            )
+        except ActivityError as exc:
+            return ToolResult("failed", "", error=_cause(exc))
+
+    @workflow.update
+    async def knowledge_page(self, request: KnowledgeRequest) -> KnowledgePage:
+        """A page of a knowledge base the call's stages draw on, read off the call's hot path."""
+        return await workflow.execute_activity(
+            "knowledge_page",
+            request,
+            start_to_close_timeout=timedelta(seconds=10),
+            retry_policy=RetryPolicy(
+                maximum_attempts=3,
+                # A name no one has ingested stays unknown however often it is asked for.
+                non_retryable_error_types=["UnknownKnowledgeBase"],
+            ),
+            result_type=KnowledgePage,
+        )
+
+    @run_tool.validator
+    def _accept_tool(self, request: ToolRequest) -> None:
+        # A refused update leaves no trace in the history and runs nothing.
+        if request.name not in TOOL_ACTIVITIES:
+            raise ValueError(f"no tool {request.name!r} runs in the call's workflow")
+        if request.timeout_ms <= 0:
+            raise ValueError("a tool needs a positive timeout")
 
     @workflow.run
     async def run(self, start: CallInput) -> int:
@@ -128,8 +190,7 @@ class CallWorkflow:
                 result_type=CrmLookup,
             )
         except ActivityError as exc:
-            cause = exc.cause or exc
-            self._crm = CrmLookup("failed", error=f"{type(cause).__name__}: {cause}")
+            self._crm = CrmLookup("failed", error=_cause(exc))
         finally:
             self._crm_running = False
 
@@ -166,3 +227,8 @@ class CallWorkflow:
     def _rotate(self) -> bool:
         due = self._signals >= self._signals_per_run or workflow.info().is_continue_as_new_suggested()
         return due and self._settled()
+
+
+def _cause(exc: ActivityError) -> str:
+    cause = exc.cause or exc
+    return f"{type(cause).__name__}: {cause}"

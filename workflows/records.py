@@ -5,13 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from knowledge.index import IndexedChunk
+
 __all__ = [
+    "NOTE_MAX_CHARS",
+    "SLOT_ID_PATTERN",
     "CallInput",
     "CrmContext",
     "CrmLookup",
     "CrmLookupInput",
     "EventBatch",
     "EventRecord",
+    "KnowledgePage",
+    "KnowledgeRequest",
     "PostCallInput",
     "PostCallResult",
     "RubricFailure",
@@ -19,7 +25,14 @@ __all__ = [
     "StoreEventsInput",
     "SummaryFailure",
     "SummaryInput",
+    "ToolActivityInput",
+    "ToolRequest",
+    "ToolResult",
 ]
+
+# What the call's tools accept; the realtime side's JSON Schemas and the activities both hold to it.
+NOTE_MAX_CHARS = 500
+SLOT_ID_PATTERN = r"^[a-z][a-z0-9_]*@[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}Z$"
 
 
 @dataclass(frozen=True)
@@ -138,3 +151,65 @@ class RubricFailure:
     call_id: str
     rubric_name: str
     error: str
+
+
+@dataclass(frozen=True)
+class ToolRequest:
+    """A tool the LLM called, handed to the call's workflow (the `run_tool` update).
+
+    `arguments` have passed the tool's JSON Schema. Nothing here says whose data to touch: the
+    workflow scopes every tool to its own call and caller.
+    """
+
+    name: str
+    arguments: dict[str, Any]
+    # The LLM's id for this call (unique per call): with the call id, the key of a write.
+    request_id: str
+    # The call stops waiting after this long; the activity gets no longer.
+    timeout_ms: int
+
+
+@dataclass(frozen=True)
+class ToolActivityInput:
+    """What a tool's activity acts on: set by the call's workflow, never by the LLM."""
+
+    call_id: str
+    caller_number: str | None
+    request_key: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """What a tool came to. `text` is for the LLM to turn into speech.
+
+    status: `ok`, `no_record` (the CRM has no record of the caller), `taken` (the slot is gone;
+    `text` offers others), `invalid` (the arguments made no sense; nothing was done) or `failed`
+    (the tool did not run to the end; `error` says why, for the log, not the LLM).
+    """
+
+    status: str
+    text: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class KnowledgeRequest:
+    """A page of a knowledge base for the call's process, which holds `held_version` (if any)."""
+
+    name: str
+    held_version: str | None
+    offset: int = 0
+    limit: int = 150
+    """About 350 KB of text and vectors: under Temporal's 512 KB payload warning, far under its 2 MB limit."""
+
+
+@dataclass(frozen=True)
+class KnowledgePage:
+    """Chunks `offset`.. of the base at `version`; `current`: the process's version is this one."""
+
+    name: str
+    version: str
+    total: int
+    chunks: list[IndexedChunk]
+    current: bool = False

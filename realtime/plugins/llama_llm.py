@@ -22,8 +22,10 @@ from typing import Any
 
 from livekit.agents import APIConnectOptions, llm, utils
 from livekit.agents.llm import ChatContext, Tool, ToolChoice
+from livekit.agents.llm.chat_context import DYNAMIC_INSTRUCTIONS_MESSAGE_ID
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGivenOr
 from livekit.agents.utils import is_given
+from livekit.agents.voice.generation import INSTRUCTIONS_MESSAGE_ID
 
 __all__ = [
     "LlamaLLM",
@@ -34,6 +36,8 @@ __all__ = [
     "load_model",
     "model_lock",
 ]
+
+_INSTRUCTION_IDS = frozenset({INSTRUCTIONS_MESSAGE_ID, DYNAMIC_INSTRUCTIONS_MESSAGE_ID})
 
 MAX_REPLY_TOKENS = 60
 MAX_SENTENCES = 2
@@ -116,7 +120,10 @@ def chat_messages(chat_ctx: ChatContext, tools: list[Tool]) -> list[dict[str, st
     for item in chat_ctx.items:
         if item.type == "message":
             text = item.text_content or ""
-            if item.role in ("system", "developer") and not messages:
+            if item.role in ("system", "developer") and (not messages or item.id in _INSTRUCTION_IDS):
+                # livekit dates the instructions by when they were last set, so they can follow
+                # the greeting in the chat; they lead the prompt all the same, where every turn
+                # (and every call of the stage) shares them as llama.cpp's cached prefix.
                 system.append(text)
             elif item.role in ("system", "developer"):
                 # A fact that arrived mid-call (the CRM record) stays where it arrived: moving it up
@@ -226,6 +233,19 @@ class LlamaLLM(llm.LLM):
     def warm_up(self) -> None:
         for _ in self.generate([{"role": "user", "content": "Hi"}], threading.Event(), 4):
             pass
+
+    async def prefill(self, chat_ctx: ChatContext, tools: list[Tool]) -> None:
+        """Evaluate the chat so far into llama.cpp's cache, so the next reply starts after it.
+
+        For a fact that joins mid-call (the CRM record) while the caller is still talking: the
+        reply to them then evaluates only their words, not the fact as well.
+        """
+        messages = chat_messages(chat_ctx, tools)
+        # One sampled token is the cheapest public way to have llama.cpp evaluate a prompt; the
+        # reply's prompt shares everything up to the end of the fact, so that part stays cached.
+        await asyncio.get_running_loop().run_in_executor(
+            None, lambda: list(self.generate(messages, threading.Event(), 1))
+        )
 
     def generate(
         self,

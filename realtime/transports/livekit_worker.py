@@ -12,10 +12,12 @@ from livekit import rtc
 from livekit.agents import AgentServer, JobContext, JobProcess, cli
 from temporalio.client import Client
 
+from knowledge.embedding import embedder
 from rapport.logs import configure_logging, get_logger
 from rapport.phone import InvalidNumber, to_e164
 from rapport.settings import Settings
-from realtime.call import CallFactory
+from realtime.call import CallFactory, Transfer
+from realtime.load import load_reporter
 from realtime.session import Models
 
 __all__ = ["server"]
@@ -28,7 +30,10 @@ def _prewarm(proc: JobProcess) -> None:
     settings = Settings.from_env()
     configure_logging(settings.log_level, settings.log_format)
     proc.userdata["settings"] = settings
-    proc.userdata["calls"] = CallFactory.create(settings, Models.load(settings))
+    calls = CallFactory.create(settings, Models.load(settings))
+    if calls.draws_on_knowledge():
+        embedder()  # imports torch: here, not during a call's first question
+    proc.userdata["calls"] = calls
 
 
 async def _temporal(proc: JobProcess) -> Client | None:
@@ -45,7 +50,20 @@ async def _temporal(proc: JobProcess) -> Client | None:
     return client
 
 
-server = AgentServer(setup_fnc=_prewarm)
+def _server(settings: Settings) -> AgentServer:
+    """livekit's worker, reporting its load from CPU, calls and latency (`realtime.load`), and
+    serving its Prometheus metrics with the calls' (`realtime.metrics`) from every job process."""
+    metrics_dir = settings.prometheus_multiproc_dir or settings.state_dir / "prometheus"
+    return AgentServer(
+        setup_fnc=_prewarm,
+        load_fnc=load_reporter(settings, str(metrics_dir) if settings.metrics_port else None),
+        load_threshold=settings.load_threshold,
+        prometheus_port=settings.metrics_port or None,
+        prometheus_multiproc_dir=str(metrics_dir) if settings.metrics_port else None,
+    )
+
+
+server = _server(Settings.from_env())
 
 
 @server.rtc_session(agent_name="rapport")
@@ -64,8 +82,24 @@ async def entrypoint(ctx: JobContext) -> None:
         sink=lambda _event: None,
         call_id=ctx.job.id,
         caller_number=_caller_number(caller),
+        transfer=_sip_transfer(ctx, caller, ctx.proc.userdata["settings"].transfer_to),
     )
     await call.start(room=ctx.room)
+
+
+def _sip_transfer(ctx: JobContext, caller: rtc.RemoteParticipant, target: str | None) -> Transfer | None:
+    """A phone caller's hand-off to a human: a SIP transfer (REFER) to RAPPORT_TRANSFER_TO.
+
+    None for a browser caller or without a target: the agent then only says the hand-off line.
+    """
+    if caller.kind != rtc.ParticipantKind.PARTICIPANT_KIND_SIP or not target:
+        return None
+
+    async def transfer() -> str:
+        await ctx.transfer_sip_participant(caller, target)
+        return target
+
+    return transfer
 
 
 def _caller_number(caller: rtc.RemoteParticipant) -> str | None:

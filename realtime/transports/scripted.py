@@ -17,12 +17,12 @@ from livekit.agents.voice.events import UserInputTranscribedEvent
 
 from rapport.logs import get_logger
 from realtime.audio_files import AudioFileError, read_audio, resample, trim_silence
-from realtime.audio_io import CallerAudioInput, PlayedSegment, Utterance
+from realtime.audio_io import FRAME_MS, CallerAudioInput, PlayedSegment, Utterance
 from realtime.call import Call, CallFactory
 from realtime.events import CallEvent, as_dict
 from realtime.transports.scenario import Scenario, ScenarioError, Turn
 
-__all__ = ["CallReport", "caller_voice", "render_turns", "run_scripted_call"]
+__all__ = ["CallReport", "Reply", "caller_voice", "render_turns", "run_scripted_call"]
 
 log = get_logger(__name__)
 
@@ -66,10 +66,24 @@ class _CallerTurn:
 
 
 @dataclass(frozen=True)
+class Reply:
+    """An answered caller turn, in loop time: when the caller's audio ended, when the reply began."""
+
+    caller_ended_at: float
+    agent_started_at: float
+
+
+@dataclass(frozen=True)
 class CallReport:
-    """The report `rapport call` writes, as the caller experienced the call."""
+    """The report `rapport call` writes, as the caller experienced the call.
+
+    `started_at` and `replies` are the same moments in the loop's clock, for harnesses that line
+    them up with their own timings (the load test's fakes).
+    """
 
     data: dict[str, object]
+    started_at: float = 0.0
+    replies: tuple[Reply, ...] = ()
 
 
 async def _until(condition: Callable[[], bool], within: float) -> bool:
@@ -102,10 +116,18 @@ async def _wait_idle(call: Call, gap: float, within: float) -> None:
             return
 
 
-async def run_scripted_call(scenario: Scenario, calls: CallFactory) -> CallReport:
-    audio = render_turns(scenario)
+async def run_scripted_call(
+    scenario: Scenario,
+    calls: CallFactory,
+    *,
+    audio: list[np.ndarray | None] | None = None,
+    frame_ms: int = FRAME_MS,
+) -> CallReport:
+    """Run the whole call; `audio` is `render_turns(scenario)` when the caller already has it, and
+    the caller's audio reaches the agent in `frame_ms` frames."""
+    audio = render_turns(scenario) if audio is None else audio
     events: list[CallEvent] = []
-    audio_in = CallerAudioInput(now=asyncio.get_running_loop().time, sample_rate=RATE)
+    audio_in = CallerAudioInput(now=asyncio.get_running_loop().time, sample_rate=RATE, frame_ms=frame_ms)
     call = calls.new_call(
         scenario.statechart,
         audio_in=audio_in,
@@ -156,11 +178,34 @@ async def run_scripted_call(scenario: Scenario, calls: CallFactory) -> CallRepor
             # The report still gets written; the store catches up when the workflow can run.
             log.warning("scripted.events_not_stored_yet", call_id=call.call_id)
             recorded = call.recorder.sent
-    return CallReport(data=_report(call, caller_turns, call.segments, t0, events=events, recorded=recorded))
+    replies = _replies(caller_turns, call.segments)
+    data = _report(call, caller_turns, call.segments, t0, events=events, recorded=recorded, replies=replies)
+    return CallReport(data=data, started_at=t0, replies=tuple(replies))
 
 
 def _ms(t: float, t0: float) -> int:
     return round((t - t0) * 1000)
+
+
+def _replies(caller_turns: list[_CallerTurn], segments: list[PlayedSegment]) -> list[Reply]:
+    """Each caller turn answered before the caller spoke again: its end and the reply's first audio."""
+    played = [s for s in segments if s.played_s > 0]
+    replies: list[Reply] = []
+    for index, ct in enumerate(caller_turns):
+        ended = ct.utterance.ended_at
+        assert ended is not None
+        next_start = caller_turns[index + 1].utterance.started_at if index + 1 < len(caller_turns) else None
+        reply = next(
+            (
+                s
+                for s in played
+                if s.started_at >= ended and (next_start is None or s.started_at < next_start)
+            ),
+            None,
+        )
+        if reply is not None:
+            replies.append(Reply(ended, reply.started_at))
+    return replies
 
 
 def _report(
@@ -171,6 +216,7 @@ def _report(
     *,
     events: list[CallEvent],
     recorded: int,
+    replies: list[Reply],
 ) -> dict[str, object]:
     rows: list[dict[str, object]] = []
     for ct in caller_turns:
@@ -202,9 +248,8 @@ def _report(
         )
     rows.sort(key=lambda r: (r["start_ms"], r["speaker"]))  # type: ignore[arg-type,return-value]
     played = [s for s in segments if s.played_s > 0]
-    voice_to_voice: list[int] = []
     barge_in_stop: list[int] = []
-    for index, ct in enumerate(caller_turns):
+    for ct in caller_turns:
         u = ct.utterance
         assert u.started_at is not None and u.ended_at is not None
         if ct.turn.barge_in_after_ms is not None:
@@ -214,17 +259,7 @@ def _report(
             )
             if cut is not None:
                 barge_in_stop.append(_ms(cut.ended_at, u.started_at))
-        next_start = caller_turns[index + 1].utterance.started_at if index + 1 < len(caller_turns) else None
-        reply = next(
-            (
-                s
-                for s in played
-                if s.started_at >= u.ended_at and (next_start is None or s.started_at < next_start)
-            ),
-            None,
-        )
-        if reply is not None:
-            voice_to_voice.append(_ms(reply.started_at, u.ended_at))
+    voice_to_voice = [_ms(r.agent_started_at, r.caller_ended_at) for r in replies]
     return {
         "call_id": call.call_id,
         "statechart": {"name": call.chart.id, "version": call.chart.version},

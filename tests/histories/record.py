@@ -13,9 +13,10 @@ import asyncio
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import asyncpg
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from db.migrate import migrate
@@ -45,7 +46,24 @@ def _batches(call_id: str, per_batch: int, transitions: int) -> list[EventBatch]
     return [EventBatch(records[i : i + per_batch]) for i in range(0, len(records), per_batch)]
 
 
-async def _record(client: Client, start: CallInput, batches: list[EventBatch], out: Path) -> None:
+async def _use_tools(handle: WorkflowHandle[Any, int]) -> None:
+    """As a live call's LLM does: look the caller up, take a note, get free slots, book one."""
+    from workflows.records import ToolRequest  # versions with tools only
+
+    async def ask(name: str, arguments: dict[str, Any]) -> str:
+        request = ToolRequest(name, arguments, request_id=f"call_{name}", timeout_ms=4_000)
+        return (await handle.execute_update(CallWorkflow.run_tool, request)).text  # type: ignore[attr-defined]
+
+    await ask("crm_lookup", {})
+    await ask("crm_note", {"text": "Recorded for the replay test."})
+    offer = await ask("propose_meeting_slots", {})
+    slot = offer.split("(id ", 1)[1].split(")", 1)[0]
+    await ask("book_meeting", {"slot": slot})
+
+
+async def _record(
+    client: Client, start: CallInput, batches: list[EventBatch], out: Path, *, tools: bool = False
+) -> None:
     handle = await client.start_workflow(
         CallWorkflow.run,
         start,
@@ -57,6 +75,8 @@ async def _record(client: Client, start: CallInput, batches: list[EventBatch], o
     if start.caller_number:
         # As a live call does: ask for the CRM record while the events stream in.
         await handle.execute_update(CallWorkflow.crm_context)
+    if tools:
+        await _use_tools(handle)
     for batch in batches[1:]:
         await handle.signal(CallWorkflow.record, batch)
     await handle.result()
@@ -90,6 +110,10 @@ async def record(label: str, out_dir: Path) -> None:
                 crm = f"history-{label}-crm"
                 start = CallInput(crm, caller_number="+15555550101")
                 await _record(env.client, start, _batches(crm, 10, 25), out_dir / crm)
+            if hasattr(CallWorkflow, "run_tool"):  # versions with the agent's tools
+                tools = f"history-{label}-tools"
+                start = CallInput(tools, caller_number="+15555550101")
+                await _record(env.client, start, _batches(tools, 10, 25), out_dir / tools, tools=True)
             rotated = f"history-{label}-continued"
             await _record(
                 env.client, CallInput(rotated, signals_per_run=3), _batches(rotated, 5, 40), out_dir / rotated
