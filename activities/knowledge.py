@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 from temporalio import activity
 
-from db.knowledge import load_index_chunks
+from db.knowledge import load_index_page
 from rapport.logs import get_logger
 from workflows.records import KnowledgePage, KnowledgeRequest
 
@@ -24,9 +24,10 @@ class KnowledgeActivities:
 
         An unknown base is an error the workflow does not retry: the name comes from a statechart.
         """
-        version, chunks = await load_index_chunks(self._pool, request.name)
+        version, total, page = await load_index_page(
+            self._pool, request.name, request.offset, request.limit, unless_version=request.held_version
+        )
         if version == request.held_version:
-            return KnowledgePage(request.name, version, total=len(chunks), chunks=[], current=True)
-        page = chunks[request.offset : request.offset + request.limit]
+            return KnowledgePage(request.name, version, total=total, chunks=[], current=True)
         log.info("knowledge.page", kb=request.name, offset=request.offset, chunks=len(page))
-        return KnowledgePage(request.name, version, total=len(chunks), chunks=page)
+        return KnowledgePage(request.name, version, total=total, chunks=page)

@@ -24,7 +24,7 @@ from knowledge.index import IndexedChunk
 from knowledge.ingest import FileOutcome, Plan, knowledge_version, plan_ingest
 from rapport.logs import get_logger
 
-__all__ = ["IngestReport", "UnknownKnowledgeBase", "ingest_folder", "load_index_chunks"]
+__all__ = ["IngestReport", "UnknownKnowledgeBase", "ingest_folder", "load_index_chunks", "load_index_page"]
 
 log = get_logger(__name__)
 
@@ -121,25 +121,58 @@ async def ingest_folder(pool: asyncpg.Pool, name: str, folder: Path) -> IngestRe
 
 async def load_index_chunks(pool: asyncpg.Pool, name: str) -> tuple[str, list[IndexedChunk]]:
     """The base's version and every chunk, by source then position, ready for `KnowledgeIndex`."""
-    # One statement: the version and the chunks come from one snapshot.
-    rows = await pool.fetch(
-        """
-        SELECT b.version, d.source, c.heading, c.text, c.embedding
-        FROM knowledge_bases b
-        LEFT JOIN knowledge_documents d ON d.kb_id = b.kb_id
-        LEFT JOIN knowledge_chunks c ON c.document_id = d.document_id
-        WHERE b.name = $1
-        ORDER BY d.source, c.ord
-        """,
-        name,
-    )
-    if not rows:
-        known = await pool.fetch("SELECT name FROM knowledge_bases ORDER BY name")
-        listed = ", ".join(repr(r["name"]) for r in known) or "none yet: rapport kb ingest DIR --name NAME"
-        raise UnknownKnowledgeBase(f"no knowledge base {name!r} (there are {listed})")
+    version, _, chunks = await load_index_page(pool, name)
+    return version, chunks
+
+
+async def load_index_page(
+    pool: asyncpg.Pool,
+    name: str,
+    offset: int = 0,
+    limit: int | None = None,
+    *,
+    unless_version: str | None = None,
+) -> tuple[str, int, list[IndexedChunk]]:
+    """The base's version, its chunk count and chunks `offset`.. (`limit` of them; all if None).
+
+    No chunks are read when the base is at `unless_version`: the asker holds them already.
+    """
+    # One snapshot: the version, the count and the page agree however often the base is re-ingested.
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        head = await conn.fetchrow(
+            """
+            SELECT b.kb_id, b.version, count(c.chunk_id) AS total
+            FROM knowledge_bases b
+            LEFT JOIN knowledge_documents d ON d.kb_id = b.kb_id
+            LEFT JOIN knowledge_chunks c ON c.document_id = d.document_id
+            WHERE b.name = $1
+            GROUP BY b.kb_id
+            """,
+            name,
+        )
+        if head is None:
+            known = await conn.fetch("SELECT name FROM knowledge_bases ORDER BY name")
+            listed = (
+                ", ".join(repr(r["name"]) for r in known) or "none yet: rapport kb ingest DIR --name NAME"
+            )
+            raise UnknownKnowledgeBase(f"no knowledge base {name!r} (there are {listed})")
+        if head["version"] == unless_version:
+            return head["version"], head["total"], []
+        rows = await conn.fetch(
+            """
+            SELECT d.source, c.heading, c.text, c.embedding
+            FROM knowledge_documents d
+            JOIN knowledge_chunks c ON c.document_id = d.document_id
+            WHERE d.kb_id = $1
+            ORDER BY d.source, c.ord
+            OFFSET $2 LIMIT $3
+            """,
+            head["kb_id"],
+            offset,
+            limit,
+        )
     chunks = [
         IndexedChunk(r["source"], r["heading"], r["text"], base64.b64encode(r["embedding"]).decode("ascii"))
         for r in rows
-        if r["embedding"] is not None
     ]
-    return rows[0]["version"], chunks
+    return head["version"], head["total"], chunks

@@ -109,12 +109,9 @@ class Call:
             on_transition=self._transition_recorder("turn_taking"),
         )
         # The bases the chart's stages draw on, fetched through the call's workflow when it starts.
-        self._knowledge_names = list(
-            dict.fromkeys(name for state in chart.all_states.values() for name in state.knowledge_names)
-        )
         self.knowledge = (
             CallKnowledge(self.recorder.knowledge)
-            if self.recorder is not None and self._knowledge_names
+            if self.recorder is not None and chart.knowledge_names
             else None
         )
         self.agent = StageAgent(
@@ -216,7 +213,7 @@ class Call:
             self._background.append(asyncio.get_running_loop().create_task(self._join_crm_context()))
         if self.knowledge is not None:
             self._background.append(
-                asyncio.get_running_loop().create_task(self.knowledge.load(self._knowledge_names))
+                asyncio.get_running_loop().create_task(self.knowledge.load(self.chart.knowledge_names))
             )
 
     def _on_retrieved(self, found: Retrieved) -> None:
@@ -339,7 +336,7 @@ class CallFactory:
                 chart = self.conversations.get(name)
             except StatechartError:
                 continue  # a broken chart is reported when a call asks for it
-            if any(state.knowledge for state in chart.all_states.values()):
+            if chart.knowledge_names:
                 return True
         return False
 

@@ -152,6 +152,11 @@ class Statechart:
             state = state.states[initial or next(iter(state.states))]
         return state.path
 
+    @cached_property
+    def knowledge_names(self) -> tuple[str, ...]:
+        """Every knowledge base any stage names, once each, in the order written."""
+        return tuple(dict.fromkeys(n for state in self.all_states.values() for n in state.knowledge_names))
+
     @property
     def initial_leaf(self) -> str | None:
         """The state a new machine is in, None when the initial state does not exist."""
