@@ -107,6 +107,7 @@ async def run(job: AgentJob, settings: Settings) -> None:
     vad_ = build_vad(settings)
     models = fakes.models(vad_, rng=random.Random(job.seed), ledger=FakeLedger(), transcripts=[])
     calls = replace(CallFactory.create(settings, models), recorder_client=client)
+    await calls.warm_up()
     slots = asyncio.Semaphore(job.concurrency)
     lag_ms: list[float] = []
     lag = asyncio.create_task(_lag(lag_ms))

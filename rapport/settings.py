@@ -132,7 +132,7 @@ class Settings:
     # 2 cores with Temporal and PostgreSQL beside it (docs/scaling.md); the agent-side p95
     # voice-to-voice (VAD end of speech to first audio) past which callers notice; and livekit's
     # threshold at which the worker takes no more calls.
-    agent_capacity: int = 10
+    agent_capacity: int = 20
     voice_to_voice_budget_ms: int = 1_200
     load_threshold: float = 0.7
 
@@ -186,7 +186,7 @@ class Settings:
             prometheus_multiproc_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"])
             if env.get("PROMETHEUS_MULTIPROC_DIR")
             else None,
-            agent_capacity=_int(env, "RAPPORT_AGENT_CAPACITY", 10),
+            agent_capacity=_int(env, "RAPPORT_AGENT_CAPACITY", 20),
             voice_to_voice_budget_ms=_int(env, "RAPPORT_V2V_BUDGET_MS", 1_200),
             load_threshold=_float(env, "RAPPORT_LOAD_THRESHOLD", 0.7),
         )

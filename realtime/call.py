@@ -33,6 +33,7 @@ from realtime.events import (
     LatencySample,
     MachineTransition,
 )
+from realtime.gc_pauses import freeze_start_up
 from realtime.knowledge import CallKnowledge, Retrieved
 from realtime.metrics import call_metrics
 from realtime.plugins.llama_llm import LlamaLLM
@@ -328,6 +329,7 @@ class CallFactory:
         await self.models.warm_up()
         if self.draws_on_knowledge():
             await asyncio.to_thread(embedder)
+        freeze_start_up()
 
     def draws_on_knowledge(self) -> bool:
         """Whether a stage of any chart names a knowledge base (its calls embed caller questions)."""

@@ -8,18 +8,16 @@ explicitly to "manual" because livekit's default detector would fetch a model at
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
 
 from livekit.agents import AgentSession, llm, stt, tts, vad
 
 from rapport.settings import Settings
 from realtime import providers
+from realtime.speech_text import filter_markdown_promptly
+from realtime.vad import call_vad
 
-__all__ = ["Models", "build_session", "call_vad"]
-
-T = TypeVar("T")
+__all__ = ["Models", "build_session"]
 
 
 @dataclass(frozen=True)
@@ -49,49 +47,6 @@ class Models:
                 await asyncio.to_thread(warm_up)
 
 
-class _InlineInference:
-    """The event loop as a Silero stream sees it, except that the model runs on the loop's thread.
-
-    Silero's stream hands every 32 ms window to the thread pool: waking a pool thread and coming
-    back cost twice the 0.24 ms inference itself, about 1.3% of a core per call. Inline, a window
-    holds the loop for the inference alone.
-    """
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-
-    def run_in_executor(self, _executor: object, func: Callable[..., T], *args: object) -> asyncio.Future[T]:
-        future: asyncio.Future[T] = self._loop.create_future()
-        try:
-            future.set_result(func(*args))
-        except Exception as exc:  # the stream handles a failed inference as before
-            future.set_exception(exc)
-        return future
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._loop, name)
-
-
-def call_vad(shared: vad.VAD) -> vad.VAD:
-    """A VAD instance of the call's own, over the process's loaded Silero model.
-
-    Each session subscribes to its VAD's per-second metrics; on one VAD instance shared by every
-    call of a process, each call's metrics went to every session, N² callbacks a second (a tenth
-    of an agent process's CPU at 20 calls). The ONNX session, the costly part, stays shared.
-    """
-    from livekit.plugins import silero
-
-    class CallVAD(silero.VAD):
-        def stream(self) -> silero.VADStream:
-            stream = super().stream()
-            stream._loop = _InlineInference(stream._loop)  # type: ignore[assignment]
-            return stream
-
-    if isinstance(shared, silero.VAD):
-        return CallVAD(session=shared._onnx_session, opts=shared._opts)
-    return shared
-
-
 def build_session(models: Models) -> AgentSession:
     return AgentSession(
         stt=models.stt,
@@ -107,6 +62,8 @@ def build_session(models: Models) -> AgentSession:
             "interruption": {"enabled": False, "discard_audio_if_uninterruptible": False},
             "preemptive_generation": {"enabled": False},
         },
+        # livekit's markdown filter holds each reply's first word until the next token arrives.
+        tts_text_transforms=[filter_markdown_promptly, "filter_emoji"],
         use_tts_aligned_transcript=True,
         user_away_timeout=None,
     )

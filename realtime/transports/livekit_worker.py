@@ -17,6 +17,7 @@ from rapport.logs import configure_logging, get_logger
 from rapport.phone import InvalidNumber, to_e164
 from rapport.settings import Settings
 from realtime.call import CallFactory, Transfer
+from realtime.gc_pauses import freeze_start_up
 from realtime.load import load_reporter
 from realtime.session import Models
 
@@ -33,6 +34,7 @@ def _prewarm(proc: JobProcess) -> None:
     calls = CallFactory.create(settings, Models.load(settings))
     if calls.draws_on_knowledge():
         embedder()  # imports torch: here, not during a call's first question
+    freeze_start_up()
     proc.userdata["calls"] = calls
 
 
