@@ -12,7 +12,7 @@ Latency is read off the scripted caller's side of the audio, as in `bench.voice_
 worker's post-call work (scorecard, summary) goes to an LLM stand-in (`bench/llm_stand_in.py`), so
 the local model serves only the calls. Writes `docs/benchmarks.md`.
 
-    .venv/bin/python -m bench.crm_first_reply [--calls 8]
+    .venv/bin/python -m bench.crm_first_reply [--calls 16]
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def render(samples: dict[str, dict[str, list[int]]], calls: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--calls", type=int, default=8, help="calls per configuration (default 8)")
+    parser.add_argument("--calls", type=int, default=16, help="calls per configuration (default 16)")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
     configure_logging("warning")
