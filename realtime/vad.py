@@ -13,6 +13,11 @@ things change under it, through the stream's model and its loop's executor:
   counting that late, and every caller waited for it. A window far quieter than the caller's own
   speech (`GATE_DB` below it) counts as silence at once. It can only lower a probability, never
   raise one, so noise louder than that gate leaves Silero's decision as it was.
+- **Silence costs no inference.** Such a window is not sent to the model at all (the ONNX runs
+  were the largest share of an agent process's CPU under load, and a caller is silent while the
+  agent talks). The model's recurrent state starts afresh after it, as on a new stream: the next
+  word starts speech as a caller's first word does, at most one window later than Silero with
+  its memory of the silence would have started it (the test).
 """
 
 from __future__ import annotations
@@ -69,27 +74,38 @@ class CallModel:
         self._quiet_end_s: float | None = None
         self._opts.min_silence_duration = self._min_silence
 
+    def silent(self, window: np.ndarray) -> bool:
+        """Far quieter than this caller's speech: silence, whatever the model would say."""
+        return _rms(window) < self.speech_rms * _GATE
+
+    def settle_silence(self, window: np.ndarray) -> float:
+        """Take a silent window without the model's answer; the probability the stream should see."""
+        self.state = np.zeros_like(self.state)
+        self.context = window[-CONTEXT:].copy()
+        if self._quiet_end_s is not None:  # the first silent window after speech
+            self._opts.min_silence_duration = self._min_silence - self._quiet_end_s
+            self._quiet_end_s = None
+        return 0.0
+
     def settle(self, window: np.ndarray, p: float, state: np.ndarray) -> float:
-        """Take the model's answer for `window`; the probability the stream should see."""
+        """Take the model's answer for a window above the gate; the probability the stream should see."""
         self.state = state
         self.context = window[-CONTEXT:].copy()
-        floor = self.speech_rms * _GATE
-        rms = float(np.sqrt(np.mean(np.square(window))))
-        if rms < floor:
-            if self._quiet_end_s is not None:  # the first silent window after speech
-                self._opts.min_silence_duration = self._min_silence - self._quiet_end_s
-                self._quiet_end_s = None
-            return 0.0
         self._opts.min_silence_duration = self._min_silence
         if p < _SPEECH_P:
             self._quiet_end_s = None
             return p
-        loud = np.flatnonzero(np.abs(window) >= floor)
+        loud = np.flatnonzero(np.abs(window) >= self.speech_rms * _GATE)
         self._quiet_end_s = (WINDOW - 1 - int(loud[-1])) / SAMPLE_RATE if loud.size else 0.0
+        rms = _rms(window)
         self.speech_rms = (
             rms if self.speech_rms == 0.0 else self.speech_rms + _LEVEL_ALPHA * (rms - self.speech_rms)
         )
         return p
+
+
+def _rms(window: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(window))))
 
 
 class WindowBatcher:
@@ -101,14 +117,20 @@ class WindowBatcher:
         self._waiting: list[tuple[CallModel, np.ndarray, asyncio.Future[float]]] = []
         self.batches = 0
         self.windows = 0
+        self.silent_windows = 0
 
     def submit(self, model: CallModel, window: np.ndarray) -> asyncio.Future[float]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[float] = loop.create_future()
+        window = np.array(window, dtype=np.float32)
+        if model.silent(window):
+            self.silent_windows += 1
+            future.set_result(model.settle_silence(window))
+            return future
         if not self._waiting:
             # Windows that arrive before the loop comes round to this ride in the same batch.
             loop.call_soon(self._run)
-        self._waiting.append((model, np.array(window, dtype=np.float32), future))
+        self._waiting.append((model, window, future))
         return future
 
     def _run(self) -> None:

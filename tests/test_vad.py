@@ -92,5 +92,23 @@ async def test_calls_share_inference_and_each_hears_its_own_speech() -> None:
     together = await asyncio.gather(*(_edges(call_vad(shared), pcm) for pcm in calls))
     assert together == alone
     batches, windows = batcher.batches - before[0], batcher.windows - before[1]
-    assert windows >= 4 * (len(calls[0]) // 512)
-    assert batches <= windows / 2, (batches, windows)
+    assert windows > 0 and batches <= windows / 2, (batches, windows)
+
+
+async def test_silence_after_speech_costs_no_inference_and_the_next_words_are_heard() -> None:
+    """Once a caller has spoken, windows far under their voice are not sent to the model; their
+    next words start speech where Silero alone starts it (within a window), and every turn ends."""
+    shared = build_vad(Settings.from_env())
+    assert isinstance(shared, silero.VAD)
+    speech = _with_silence(_speech())
+    pcm = np.concatenate([speech, speech[RATE // 2 :]])
+    batcher = CallVAD(shared).batcher
+    skipped = batcher.silent_windows
+    ours, stock = await _edges(call_vad(shared), pcm), await _edges(shared, pcm)
+    starts = [[t for kind, t in edges if kind == vad.VADEventType.START_OF_SPEECH] for edges in (ours, stock)]
+    ends = [[t for kind, t in edges if kind == vad.VADEventType.END_OF_SPEECH] for edges in (ours, stock)]
+    assert len(starts[0]) == len(starts[1]) == len(ends[0]) == len(ends[1]) == 2, (ours, stock)
+    assert all(abs(a - b) <= 0.033 for a, b in zip(*starts, strict=True)), starts
+    assert all(a < b for a, b in zip(*ends, strict=True)), ends
+    # The second of silence after each turn, less the windows that end the turn's last word.
+    assert batcher.silent_windows - skipped >= 2 * 25, batcher.silent_windows - skipped
