@@ -13,11 +13,12 @@ things change under it, through the stream's model and its loop's executor:
   counting that late, and every caller waited for it. A window far quieter than the caller's own
   speech (`GATE_DB` below it) counts as silence at once. It can only lower a probability, never
   raise one, so noise louder than that gate leaves Silero's decision as it was.
-- **Silence costs no inference.** Such a window is not sent to the model at all (the ONNX runs
-  were the largest share of an agent process's CPU under load, and a caller is silent while the
-  agent talks). The model's recurrent state starts afresh after it, as on a new stream: the next
-  word starts speech as a caller's first word does, at most one window later than Silero with
-  its memory of the silence would have started it (the test).
+- **Silence after a turn costs no inference.** Once a caller has been that quiet for the configured
+  silence, their turn is over; further quiet windows are not sent to the model (the ONNX runs were
+  the largest share of an agent process's CPU under load, and a caller is silent while the agent
+  talks). Pauses inside a turn are heard by the model as before. Its recurrent state starts afresh
+  on the next sound, as on a new stream: the next word starts speech at most one window later
+  than Silero with its memory of the silence would have (the test).
 """
 
 from __future__ import annotations
@@ -72,25 +73,26 @@ class CallModel:
         self.context = np.zeros(CONTEXT, dtype=np.float32)
         self.speech_rms = 0.0
         self._quiet_end_s: float | None = None
+        self._quiet_windows = 0
         self._opts.min_silence_duration = self._min_silence
 
-    def silent(self, window: np.ndarray) -> bool:
-        """Far quieter than this caller's speech: silence, whatever the model would say."""
-        return _rms(window) < self.speech_rms * _GATE
+    def skips(self, window: np.ndarray) -> bool:
+        """Quiet past a turn's end (the configured silence is over): the model need not hear it."""
+        return self._quiet_windows * WINDOW >= self._min_silence * SAMPLE_RATE and self._quiet(window)
 
-    def settle_silence(self, window: np.ndarray) -> float:
-        """Take a silent window without the model's answer; the probability the stream should see."""
+    def settle_unheard(self, window: np.ndarray) -> float:
+        """Take a window `skips` kept from the model; the probability the stream should see."""
+        # The model starts afresh on the next sound, as on a new stream.
         self.state = np.zeros_like(self.state)
-        self.context = window[-CONTEXT:].copy()
-        if self._quiet_end_s is not None:  # the first silent window after speech
-            self._opts.min_silence_duration = self._min_silence - self._quiet_end_s
-            self._quiet_end_s = None
-        return 0.0
+        return self._settle_quiet(window)
 
     def settle(self, window: np.ndarray, p: float, state: np.ndarray) -> float:
-        """Take the model's answer for a window above the gate; the probability the stream should see."""
+        """Take the model's answer for `window`; the probability the stream should see."""
         self.state = state
+        if self._quiet(window):
+            return self._settle_quiet(window)
         self.context = window[-CONTEXT:].copy()
+        self._quiet_windows = 0
         self._opts.min_silence_duration = self._min_silence
         if p < _SPEECH_P:
             self._quiet_end_s = None
@@ -102,6 +104,17 @@ class CallModel:
             rms if self.speech_rms == 0.0 else self.speech_rms + _LEVEL_ALPHA * (rms - self.speech_rms)
         )
         return p
+
+    def _quiet(self, window: np.ndarray) -> bool:
+        return _rms(window) < self.speech_rms * _GATE
+
+    def _settle_quiet(self, window: np.ndarray) -> float:
+        self.context = window[-CONTEXT:].copy()
+        self._quiet_windows += 1
+        if self._quiet_end_s is not None:  # the first quiet window after speech
+            self._opts.min_silence_duration = self._min_silence - self._quiet_end_s
+            self._quiet_end_s = None
+        return 0.0
 
 
 def _rms(window: np.ndarray) -> float:
@@ -123,9 +136,9 @@ class WindowBatcher:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[float] = loop.create_future()
         window = np.array(window, dtype=np.float32)
-        if model.silent(window):
+        if model.skips(window):
             self.silent_windows += 1
-            future.set_result(model.settle_silence(window))
+            future.set_result(model.settle_unheard(window))
             return future
         if not self._waiting:
             # Windows that arrive before the loop comes round to this ride in the same batch.

@@ -66,7 +66,10 @@ async def test_the_end_of_speech_is_heard_when_the_silence_has_lasted() -> None:
     pcm = _with_silence(_speech())
     due = _speech_end_s(_speech()) + VAD_MIN_SILENCE_S
     stock, ours = _end(await _edges(shared, pcm)), _end(await _edges(call_vad(shared), pcm))
-    assert due <= ours <= due + 0.070, (due, ours)
+    # Whole 32 ms windows, plus the gap between this test's last sound (|x| > 1000) and the
+    # model's (its gate, relative to the voice): Piper's soft word endings differ per synthesis,
+    # and a tail between the two still sounds like voice to Silero (seen: 72 ms once in ~30 runs).
+    assert due <= ours <= due + 0.080, (due, ours)
     assert ours <= stock - 0.030, (ours, stock)
 
 
@@ -95,9 +98,10 @@ async def test_calls_share_inference_and_each_hears_its_own_speech() -> None:
     assert windows > 0 and batches <= windows / 2, (batches, windows)
 
 
-async def test_silence_after_speech_costs_no_inference_and_the_next_words_are_heard() -> None:
-    """Once a caller has spoken, windows far under their voice are not sent to the model; their
-    next words start speech where Silero alone starts it (within a window), and every turn ends."""
+async def test_silence_after_a_turn_costs_no_inference_and_the_next_words_are_heard() -> None:
+    """Once a caller's turn has ended, windows far under their voice are not sent to the model;
+    their next words start speech where Silero alone starts it (within a window), and every turn
+    ends."""
     shared = build_vad(Settings.from_env())
     assert isinstance(shared, silero.VAD)
     speech = _with_silence(_speech())
@@ -110,5 +114,16 @@ async def test_silence_after_speech_costs_no_inference_and_the_next_words_are_he
     assert len(starts[0]) == len(starts[1]) == len(ends[0]) == len(ends[1]) == 2, (ours, stock)
     assert all(abs(a - b) <= 0.033 for a, b in zip(*starts, strict=True)), starts
     assert all(a < b for a, b in zip(*ends, strict=True)), ends
-    # The second of silence after each turn, less the windows that end the turn's last word.
-    assert batcher.silent_windows - skipped >= 2 * 25, batcher.silent_windows - skipped
+    # The second of silence after each turn, less the configured silence that ends the turn.
+    assert batcher.silent_windows - skipped >= 2 * 15, batcher.silent_windows - skipped
+
+
+async def test_a_pause_inside_a_turn_is_heard_by_the_model() -> None:
+    """A pause shorter than the configured silence (a comma's breath) does not end the turn, and
+    the words after it are heard as the same turn's: the model hears the pause as Silero does."""
+    shared = build_vad(Settings.from_env())
+    words = _speech()
+    pause = np.zeros(int(RATE * (VAD_MIN_SILENCE_S - 0.1)), np.int16)
+    pcm = _with_silence(np.concatenate([words, pause, words, pause, words]))
+    edges = await _edges(call_vad(shared), pcm)
+    assert [kind for kind, _ in edges] == [vad.VADEventType.START_OF_SPEECH, vad.VADEventType.END_OF_SPEECH]
