@@ -78,7 +78,9 @@ class CallModel:
 
     def skips(self, window: np.ndarray) -> bool:
         """Quiet past a turn's end (the configured silence is over): the model need not hear it."""
-        return self._quiet_windows * WINDOW >= self._min_silence * SAMPLE_RATE and self._quiet(window)
+        return self._quiet_windows * WINDOW >= self._min_silence * SAMPLE_RATE and self._under_gate(
+            _rms(window)
+        )
 
     def settle_unheard(self, window: np.ndarray) -> float:
         """Take a window `skips` kept from the model; the probability the stream should see."""
@@ -89,7 +91,8 @@ class CallModel:
     def settle(self, window: np.ndarray, p: float, state: np.ndarray) -> float:
         """Take the model's answer for `window`; the probability the stream should see."""
         self.state = state
-        if self._quiet(window):
+        rms = _rms(window)
+        if self._under_gate(rms):
             return self._settle_quiet(window)
         self.context = window[-CONTEXT:].copy()
         self._quiet_windows = 0
@@ -99,14 +102,13 @@ class CallModel:
             return p
         loud = np.flatnonzero(np.abs(window) >= self.speech_rms * _GATE)
         self._quiet_end_s = (WINDOW - 1 - int(loud[-1])) / SAMPLE_RATE if loud.size else 0.0
-        rms = _rms(window)
         self.speech_rms = (
             rms if self.speech_rms == 0.0 else self.speech_rms + _LEVEL_ALPHA * (rms - self.speech_rms)
         )
         return p
 
-    def _quiet(self, window: np.ndarray) -> bool:
-        return _rms(window) < self.speech_rms * _GATE
+    def _under_gate(self, rms: float) -> bool:
+        return rms < self.speech_rms * _GATE
 
     def _settle_quiet(self, window: np.ndarray) -> float:
         self.context = window[-CONTEXT:].copy()
