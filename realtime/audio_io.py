@@ -17,11 +17,18 @@ from dataclasses import dataclass, field
 import numpy as np
 from livekit import rtc
 from livekit.agents.types import USERDATA_TIMED_TRANSCRIPT
-from livekit.agents.voice.io import AudioInput, AudioOutput, AudioOutputCapabilities
+from livekit.agents.voice.io import (
+    AudioInput,
+    AudioOutput,
+    AudioOutputCapabilities,
+    PlaybackFinishedEvent,
+    PlaybackStartedEvent,
+)
 
 __all__ = [
     "CallerAudioInput",
     "CallerAudioOutput",
+    "HeardAudioOutput",
     "PlayedSegment",
     "Utterance",
     "WordTiming",
@@ -71,8 +78,30 @@ class _Segment:
     pushed_s: float = 0.0
     played_s: float = 0.0
     flushed: bool = False
+    announced: bool = False
     started_at: float | None = None
     last_frame_end: float | None = None
+
+    def take_words(self, frame: rtc.AudioFrame) -> None:
+        """The words a TTS frame carries (livekit's aligned transcript), placed in this segment."""
+        for timed in frame.userdata.get(USERDATA_TIMED_TRANSCRIPT, []):
+            start = float(timed.start_time) if timed.start_time is not None else self.pushed_s
+            end = float(timed.end_time) if timed.end_time is not None else start
+            word = str(timed).strip()
+            if word:
+                self.words.append(WordTiming(word, start, end))
+        self.pushed_s += frame.duration
+
+    def played(self, *, interrupted: bool, now: float) -> PlayedSegment:
+        """The segment as the caller experienced it, once it is over."""
+        return PlayedSegment(
+            started_at=self.started_at if self.started_at is not None else now,
+            ended_at=self.last_frame_end if self.last_frame_end is not None else now,
+            played_s=self.played_s,
+            interrupted=interrupted,
+            text=" ".join(w.word for w in self.words),
+            heard_text=" ".join(heard_words(self.words, self.played_s)),
+        )
 
 
 def _split(frame: rtc.AudioFrame, frame_ms: int) -> list[rtc.AudioFrame]:
@@ -132,14 +161,8 @@ class CallerAudioOutput(AudioOutput):
             self._capturing = _Segment()
             self._segments.append(self._capturing)
         segment = self._capturing
-        for timed in frame.userdata.get(USERDATA_TIMED_TRANSCRIPT, []):
-            start = float(timed.start_time) if timed.start_time is not None else segment.pushed_s
-            end = float(timed.end_time) if timed.end_time is not None else start
-            word = str(timed).strip()
-            if word:
-                segment.words.append(WordTiming(word, start, end))
+        segment.take_words(frame)
         segment.frames.extend(_split(frame, FRAME_MS))
-        segment.pushed_s += frame.duration
         self._ensure_task()
         self._wake.set()
 
@@ -196,10 +219,17 @@ class CallerAudioOutput(AudioOutput):
                     if self._segments and self._segments[0] is segment:
                         segment.frames.appendleft(frame)
                     continue
+            if not segment.announced:
+                segment.announced = True
+                self.on_playback_started(created_at=start)
+                if self._paused:
+                    # The news paused the agent (the caller is still talking over a reply they have
+                    # not heard yet): not even this frame reaches them.
+                    segment.frames.appendleft(frame)
+                    continue
             if segment.started_at is None:
                 segment.started_at = start
                 self._started_count += 1
-                self.on_playback_started(created_at=start)
             if self._sink is not None:
                 await self._sink(frame)
             deadline = start + frame.duration
@@ -208,24 +238,71 @@ class CallerAudioOutput(AudioOutput):
             self.last_frame_end = deadline
 
     def _finish(self, segment: _Segment, *, interrupted: bool) -> None:
-        text = " ".join(w.word for w in segment.words)
-        # A provider without word timings: livekit keeps its own (unsynchronised) text.
-        heard = " ".join(heard_words(segment.words, segment.played_s)) if segment.words else ""
-        played = PlayedSegment(
-            started_at=segment.started_at if segment.started_at is not None else self._now(),
-            ended_at=segment.last_frame_end if segment.last_frame_end is not None else self._now(),
-            played_s=segment.played_s,
-            interrupted=interrupted,
-            text=text,
-            heard_text=heard,
-        )
+        played = segment.played(interrupted=interrupted, now=self._now())
         self.on_playback_finished(
             playback_position=segment.played_s,
             interrupted=interrupted,
-            synchronized_transcript=heard if interrupted and segment.words else None,
+            # A provider without word timings: livekit keeps its own (unsynchronised) text.
+            synchronized_transcript=played.heard_text if interrupted and segment.words else None,
         )
         if self._on_finished is not None:
             self._on_finished(played)
+
+
+class HeardAudioOutput(AudioOutput):
+    """What the caller heard of each agent segment, through an output the call does not play out
+    itself (LiveKit's room output): the words come from the TTS frames passing through, how far
+    each segment got from the sink's own playback events."""
+
+    def __init__(
+        self, sink: AudioOutput, *, now: Callable[[], float], on_finished: Callable[[PlayedSegment], None]
+    ) -> None:
+        super().__init__(
+            label="HeardAudioOutput",
+            capabilities=AudioOutputCapabilities(pause=True),
+            next_in_chain=sink,
+            sample_rate=sink.sample_rate,
+        )
+        self._now = now
+        self._on_finished = on_finished
+        self._segments: deque[_Segment] = deque()
+        self._capturing: _Segment | None = None
+        assert self.next_in_chain is not None
+        self._sink = self.next_in_chain
+        self._sink.on("playback_started", self._sink_started)
+        self._sink.on("playback_finished", self._sink_finished)
+
+    async def capture_frame(self, frame: rtc.AudioFrame) -> None:
+        await super().capture_frame(frame)
+        if self._capturing is None:
+            self._capturing = _Segment()
+            self._segments.append(self._capturing)
+        self._capturing.take_words(frame)
+        await self._sink.capture_frame(frame)
+
+    def flush(self) -> None:
+        super().flush()
+        self._capturing = None
+        self._sink.flush()
+
+    def clear_buffer(self) -> None:
+        self._sink.clear_buffer()
+
+    def _sink_started(self, _ev: PlaybackStartedEvent) -> None:
+        segment = next((s for s in self._segments if s.started_at is None), None)
+        if segment is not None:
+            segment.started_at = self._now()
+
+    def _sink_finished(self, ev: PlaybackFinishedEvent) -> None:
+        if not self._segments:
+            return
+        segment = self._segments.popleft()
+        if segment is self._capturing:
+            self._capturing = None
+        segment.played_s = ev.playback_position
+        if segment.started_at is not None and ev.playback_position > 0:
+            segment.last_frame_end = self._now()
+        self._on_finished(segment.played(interrupted=ev.interrupted, now=self._now()))
 
 
 @dataclass

@@ -17,7 +17,7 @@ from knowledge.embedding import embedder
 from rapport.logs import get_logger
 from rapport.settings import Settings
 from realtime.agent import StageAgent
-from realtime.audio_io import CallerAudioInput, CallerAudioOutput, PlayedSegment
+from realtime.audio_io import CallerAudioInput, CallerAudioOutput, HeardAudioOutput, PlayedSegment
 from realtime.bridge import TurnTakingBridge
 from realtime.call_tools import CallTools, tool_events
 from realtime.events import (
@@ -206,6 +206,10 @@ class Call:
         else:
             await self.session.start(agent=self.agent, room=room)
             assert self.session.output.audio is not None
+            # The room plays the agent's audio; what the caller heard of it is recorded on the way.
+            self.session.output.audio = HeardAudioOutput(
+                self.session.output.audio, now=self.clock.now, on_finished=self._on_playback_finished
+            )
             self.bridge.attach(self.turns, self.session.output.audio)
         log.info("call.started", call_id=self.call_id, statechart=self.chart.id)
         if self.agent.greeting:
@@ -250,6 +254,10 @@ class Call:
 
     def _on_playback_finished(self, segment: PlayedSegment) -> None:
         self.segments.append(segment)
+        if segment.played_s <= 0:
+            # A reply dropped before any of it was played (the caller went on talking) was never
+            # uttered; the turn-taking transitions record that it was cut.
+            return
         self._emit(
             AgentUtterance(
                 at=self.clock.now(),

@@ -243,3 +243,22 @@ def test_a_committed_transcript_never_closes_a_later_turn(h: Harness) -> None:
     h.machine.on_transcript("But is fuel your biggest cost?")
     assert h.state == "thinking"
     assert h.commands.count(Command.COMMIT_TURN) == 2
+
+
+def test_words_transcribed_while_the_agent_stops_are_kept_for_the_next_turn(h: Harness) -> None:
+    """A final transcript that lands between the interruption and `interrupt_done` (a slow stop)
+    commits at endpointing; before, it was dropped and the turn was discarded 2.5 s later."""
+    h.machine.on_speech_started()
+    h.machine.on_speech_ended()
+    h.machine.on_transcript("Hi Dana.")
+    h.machine.on_speech_started()
+    h.clock.advance(0.7)
+    assert h.state == "interrupted"
+    h.machine.on_speech_ended()
+    h.machine.on_transcript("This is Jordan from Northwind.")
+    assert h.state == "interrupted"
+    h.machine.on_interrupt_done()
+    assert h.state == "thinking"
+    assert h.commands.count(Command.COMMIT_TURN) == 2
+    h.clock.advance(5.0)
+    assert Command.DISCARD_TURN not in h.commands

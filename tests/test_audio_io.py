@@ -1,0 +1,101 @@
+"""The caller's side of the agent's audio: what reaches the caller, and when."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+from livekit import rtc
+from livekit.agents.types import USERDATA_TIMED_TRANSCRIPT, TimedString
+from livekit.agents.voice.io import PlaybackFinishedEvent, PlaybackStartedEvent
+
+from realtime.audio_io import CallerAudioOutput, HeardAudioOutput, PlayedSegment
+from realtime.plugins.piper_tts import synthesize_pcm
+
+
+def _reply_frame(text: str = "Thanks for calling.") -> rtc.AudioFrame:
+    """Piper's audio for `text`, carrying its word timings the way livekit's TTS pipeline does."""
+    pcm, rate, words = synthesize_pcm(text)
+    frame = rtc.AudioFrame(
+        data=pcm.astype(np.int16).tobytes(), sample_rate=rate, num_channels=1, samples_per_channel=len(pcm)
+    )
+    frame.userdata[USERDATA_TIMED_TRANSCRIPT] = [
+        TimedString(f"{w.word} ", start_time=w.start, end_time=w.end) for w in words
+    ]
+    return frame
+
+
+async def test_a_pause_made_on_the_news_that_audio_starts_plays_not_one_frame() -> None:
+    """The machine pauses the agent when its audio starts over a caller still talking: the caller
+    hears nothing of that reply until it resumes, and a reply dropped then counts nothing played."""
+    loop = asyncio.get_running_loop()
+    played: list[rtc.AudioFrame] = []
+    finished: list[PlayedSegment] = []
+
+    async def sink(frame: rtc.AudioFrame) -> None:
+        played.append(frame)
+
+    output = CallerAudioOutput(now=loop.time, sink=sink, on_finished=finished.append)
+
+    def pause_at_once(_ev: PlaybackStartedEvent) -> None:
+        output.pause()
+
+    output.on("playback_started", pause_at_once)
+    await output.capture_frame(_reply_frame())
+    output.flush()
+    await asyncio.sleep(0.3)
+    assert played == []
+
+    output.off("playback_started", pause_at_once)
+    resumed_at = loop.time()
+    output.resume()
+    await asyncio.sleep(0.2)
+    assert played
+    output.clear_buffer()
+    (segment,) = finished
+    assert segment.interrupted
+    assert segment.started_at >= resumed_at
+    assert 0 < segment.played_s <= 0.25
+
+    # A second reply, dropped while still paused at its start: nothing of it was played.
+    output.on("playback_started", pause_at_once)
+    await output.capture_frame(_reply_frame())
+    await asyncio.sleep(0.1)
+    output.clear_buffer()
+    assert finished[1].played_s == 0
+    assert finished[1].heard_text == ""
+    await output.aclose()
+
+
+async def test_an_output_played_out_elsewhere_reports_what_the_caller_heard() -> None:
+    """Wrapped around a sink that plays the audio itself (LiveKit's room output in production; here
+    the caller-side output stands in for it), each segment is reported with its words and, when
+    cut, only those the sink played; the session still gets the sink's playback events."""
+    loop = asyncio.get_running_loop()
+    finished: list[PlayedSegment] = []
+    forwarded: list[PlaybackFinishedEvent] = []
+    sink = CallerAudioOutput(now=loop.time)
+    output = HeardAudioOutput(sink, now=loop.time, on_finished=finished.append)
+    output.on("playback_finished", forwarded.append)
+
+    await output.capture_frame(_reply_frame("Thanks for calling."))
+    output.flush()
+    await output.wait_for_playout()
+    long_reply = _reply_frame("Our trucks cover the whole east coast, from Maine down to Florida, every day.")
+    await output.capture_frame(long_reply)
+    output.flush()
+    await asyncio.sleep(1.0)
+    output.clear_buffer()
+    await output.wait_for_playout()
+
+    whole, cut = finished
+    assert not whole.interrupted
+    assert whole.text == whole.heard_text == "Thanks for calling."
+    assert cut.interrupted
+    heard, said = cut.heard_text.split(), cut.text.split()
+    assert 0 < len(heard) < len(said)
+    assert said[: len(heard)] == heard
+    assert 0.9 <= cut.played_s < long_reply.duration
+    assert cut.started_at < cut.ended_at
+    assert [ev.interrupted for ev in forwarded] == [False, True]
+    await sink.aclose()
