@@ -45,6 +45,8 @@ TARGET_OVERHEAD_P95_MS = 50.0
 TARGET_CALLS = 40
 DEFAULT_LEVELS = "1,10,20,40,80"
 DEFAULT_PROCESSES = 2
+# Past the listed levels the sweep doubles the calls until it finds the knee, up to this many.
+DEFAULT_MAX_CALLS = 320
 # Callers notice a slower answer well before a second: more than this on the p95 is a knee.
 NOTICEABLE_MS = 100.0
 # A signal counts as saturated past these: a core's worth of one event loop, the machine, timers
@@ -243,7 +245,10 @@ def plot(reports: list[dict[str, Any]], path: Path = PLOT) -> None:
     plt.close(fig)
 
 
-async def _sweep(levels: list[int], processes: int, keep: Path | None) -> list[dict[str, Any]]:
+async def _sweep(
+    levels: list[int], processes: int, keep: Path | None, max_calls: int
+) -> list[dict[str, Any]]:
+    """Each listed level, then twice the last, and so on while no knee shows and within max_calls."""
     fakes = FakeCloud(
         stt_final=Latency.parse(DEFAULT_STT_FINAL),
         llm_ttft=Latency.parse(DEFAULT_LLM_TTFT),
@@ -252,7 +257,9 @@ async def _sweep(levels: list[int], processes: int, keep: Path | None) -> list[d
     reports = []
     async with scratch_database(SERVER) as url:
         settings = Settings.from_env({"DATABASE_URL": url})
-        for concurrency in levels:
+        queue = list(levels)
+        while queue:
+            concurrency = queue.pop(0)
             report_path = (keep or Path("/tmp")) / f"load_sweep_{concurrency}.json"
             args = LoadArgs(
                 calls=max(3, concurrency),
@@ -274,6 +281,8 @@ async def _sweep(levels: list[int], processes: int, keep: Path | None) -> list[d
                 file=sys.stderr,
             )
             reports.append(report)
+            if not queue and knee([r["summary"] for r in reports]) is None and concurrency * 2 <= max_calls:
+                queue.append(concurrency * 2)
     return reports
 
 
@@ -281,6 +290,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Concurrent calls on one machine.")
     parser.add_argument("--levels", default=DEFAULT_LEVELS, help="concurrency levels, comma-separated")
     parser.add_argument("--processes", type=int, default=DEFAULT_PROCESSES, help="agent processes")
+    parser.add_argument(
+        "--max-calls",
+        type=int,
+        default=DEFAULT_MAX_CALLS,
+        help="with no knee at the listed levels, double the calls up to this many",
+    )
     parser.add_argument("--keep", type=Path, help="keep each level's report in this folder")
     parser.add_argument(
         "--from", dest="source", type=Path, help="render the reports kept in this folder instead of running"
@@ -292,7 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.source is not None:
         reports = [_read(args.source / f"load_sweep_{c}.json") for c in levels]
     else:
-        reports = asyncio.run(_sweep(levels, args.processes, args.keep))
+        reports = asyncio.run(_sweep(levels, args.processes, args.keep, args.max_calls))
     # The command that makes these figures (where reports were kept or read from is beside the point).
     shown = [f"--levels {args.levels}"] if args.levels != DEFAULT_LEVELS else []
     shown += [f"--processes {args.processes}"] if args.processes != DEFAULT_PROCESSES else []
