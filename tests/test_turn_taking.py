@@ -247,7 +247,7 @@ def test_a_committed_transcript_never_closes_a_later_turn(h: Harness) -> None:
 
 def test_words_transcribed_while_the_agent_stops_are_kept_for_the_next_turn(h: Harness) -> None:
     """A final transcript that lands between the interruption and `interrupt_done` (a slow stop)
-    commits at endpointing; before, it was dropped and the turn was discarded 2.5 s later."""
+    is kept and commits at endpointing: the turn is not discarded for want of words."""
     h.machine.on_speech_started()
     h.machine.on_speech_ended()
     h.machine.on_transcript("Hi Dana.")
