@@ -66,4 +66,9 @@ def build_session(models: Models) -> AgentSession:
         tts_text_transforms=[filter_markdown_promptly, "filter_emoji"],
         use_tts_aligned_transcript=True,
         user_away_timeout=None,
+        # livekit's AEC warm-up feeds STT silence for the first 3 s of agent speech so echo cannot
+        # interrupt; but the machine, not livekit, decides barge-ins (from the VAD, which the
+        # warm-up leaves alone), so all the warm-up did was lose what the caller said over the
+        # greeting. Echo is cancelled on the caller's side (browser, phone).
+        aec_warmup_duration=None,
     )
