@@ -25,9 +25,9 @@ SCENARIO = """\
 statechart: sales_roleplay
 caller:
   turns:
-    - say: "Hi Dana, this is Jordan from Routewise. How do you plan routes today?"
-    - say: "Sorry to jump in, but what does fuel cost you in a month?"
-      barge_in_after_ms: 700
+    - say: "Sorry to jump in, Dana. This is Jordan from Routewise."
+      barge_in_after_ms: 700  # over the greeting: its length, unlike a reply's, is fixed
+    - say: "What does fuel cost you in a month?"
 """
 
 

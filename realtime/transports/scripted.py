@@ -145,10 +145,9 @@ async def run_scripted_call(
     t0 = call.clock.now()
     await call.start()
     try:
-        await _wait_idle(call, NATURAL_GAP_S, REPLY_TIMEOUT_S)
         # Agent replies already started when the caller last stopped talking: a barge-in waits
-        # for the reply after that one.
-        replies_before = call.output.segments_started
+        # for the reply after that one. Before the caller's first turn, that is the greeting.
+        replies_before = 0
         for index, (turn, pcm) in enumerate(zip(scenario.turns, audio, strict=True)):
             if call.ended.is_set():
                 # The agent hung up (its end_call tool): the rest of the script has no one to hear it.
@@ -159,8 +158,11 @@ async def run_scripted_call(
                 continue
             if turn.barge_in_after_ms is not None:
                 if not await _until(_replies_beyond(call, replies_before), REPLY_TIMEOUT_S):
-                    log.warning("scripted.no_reply_to_barge_into")
+                    log.warning("scripted.no_reply_to_barge_into", turn=index)
                 await asyncio.sleep(turn.barge_in_after_ms / 1000)
+                if call.output.idle:
+                    # The script still runs, but what it tests (talking over the agent) did not happen.
+                    log.warning("scripted.reply_over_before_barge_in", turn=index)
             else:
                 await _wait_idle(call, NATURAL_GAP_S, REPLY_TIMEOUT_S)
             caller_turns.append(_CallerTurn(turn=turn, utterance=audio_in.say(pcm)))
