@@ -155,9 +155,10 @@ def test_the_first_clause_is_cut_short_so_audio_starts_early() -> None:
     assert splitter.flush() == ["really know what you mean."]
 
 
-def test_a_fact_joining_mid_call_stays_where_it_arrived_in_the_prompt() -> None:
-    """A system message after the conversation began is a note in place, so the prompt's start
-    (instructions, greeting) is unchanged and the model's cache of it still serves."""
+def test_a_fact_joining_mid_call_is_background_after_the_instructions() -> None:
+    """A system message after the conversation began (the CRM record) follows the instructions,
+    which stay the prompt's cached start, and stays out of the caller's turn, whose words alone
+    are the caller's."""
     ctx = llm.ChatContext.empty()
     ctx.add_message(role="system", content="Be Dana.")
     ctx.add_message(role="assistant", content="Northwind Freight, this is Dana.")
@@ -165,8 +166,10 @@ def test_a_fact_joining_mid_call_stays_where_it_arrived_in_the_prompt() -> None:
     ctx.add_message(role="user", content="Hi Dana.")
     messages = chat_messages(ctx, [])
     assert [m["role"] for m in messages] == ["user", "assistant", "user"]
-    assert messages[0]["content"] == "Be Dana.\n\n(The call has started.)"
-    assert messages[2]["content"] == "(CRM record of the caller: Jordan Avery.)\nHi Dana."
+    assert messages[0]["content"] == (
+        "Be Dana.\n\n(CRM record of the caller: Jordan Avery.)\n\n(The call has started.)"
+    )
+    assert messages[2]["content"] == "Hi Dana."
 
 
 def test_the_stage_instructions_lead_the_prompt_wherever_livekit_dates_them() -> None:
@@ -179,8 +182,8 @@ def test_the_stage_instructions_lead_the_prompt_wherever_livekit_dates_them() ->
     ctx.add_message(role="system", content="CRM record of the caller: Jordan Avery.")
     ctx.add_message(role="user", content="Hi Dana.")
     messages = chat_messages(ctx, [])
-    assert messages[0]["content"] == "Be Dana.\n\n(The call has started.)"
+    assert messages[0]["content"].startswith("Be Dana.\n\n")
     assert messages[1:] == [
         {"role": "assistant", "content": "Northwind Freight, this is Dana."},
-        {"role": "user", "content": "(CRM record of the caller: Jordan Avery.)\nHi Dana."},
+        {"role": "user", "content": "Hi Dana."},
     ]

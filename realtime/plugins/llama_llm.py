@@ -103,10 +103,12 @@ def _tool_prompt(tools: list[Tool]) -> str:
 def chat_messages(chat_ctx: ChatContext, tools: list[Tool]) -> list[dict[str, str]]:
     """The chat as alternating user/assistant messages, as Gemma's template requires.
 
-    Instructions lead the first user turn (Gemma has no system role);
-    tool calls and results become plain text the model can read back.
+    Instructions lead the first user turn (Gemma has no system role), then the tools, then facts
+    that joined during the call (the CRM record); tool calls and results become plain text the
+    model can read back.
     """
     system: list[str] = []
+    facts: list[str] = []
     messages: list[dict[str, str]] = []
 
     def add(role: str, text: str) -> None:
@@ -126,10 +128,12 @@ def chat_messages(chat_ctx: ChatContext, tools: list[Tool]) -> list[dict[str, st
                 # (and every call of the stage) shares them as llama.cpp's cached prefix.
                 system.append(text)
             elif item.role in ("system", "developer"):
-                # A fact that arrived mid-call (the CRM record) stays where it arrived: moving it up
-                # to the instructions would change the prompt's start, and llama.cpp would evaluate
-                # the whole conversation again instead of the new part.
-                add("user", f"({text})")
+                # A fact that arrived mid-call (the CRM record) is background, set out after the
+                # instructions and tools, which stay the cached prefix every call shares. Left where
+                # it arrived, in the caller's turn, the small model read it out as if it were the
+                # caller's words. It arrives in the call's first seconds: what follows it to
+                # re-evaluate is short, and `LlamaLLM.prefill` does that before the next reply.
+                facts.append(f"({text})")
             else:
                 add("assistant" if item.role == "assistant" else "user", text)
         elif item.type == "function_call":
@@ -144,9 +148,9 @@ def chat_messages(chat_ctx: ChatContext, tools: list[Tool]) -> list[dict[str, st
         messages.insert(0, {"role": "user", "content": "(The call has started.)"})
     if messages[-1]["role"] == "assistant":
         messages.append({"role": "user", "content": "(Go on.)"})
-    if system:
+    if system or facts:
         # Gemma has no system role: instructions lead the first user turn.
-        messages[0]["content"] = "\n\n".join([*system, messages[0]["content"]])
+        messages[0]["content"] = "\n\n".join([*system, *facts, messages[0]["content"]])
     return messages
 
 
@@ -242,7 +246,7 @@ class LlamaLLM(llm.LLM):
         """
         messages = chat_messages(chat_ctx, tools)
         # One sampled token is the cheapest public way to have llama.cpp evaluate a prompt; the
-        # reply's prompt shares everything up to the end of the fact, so that part stays cached.
+        # reply's prompt shares everything before the caller's turn, so that part stays cached.
         await asyncio.get_running_loop().run_in_executor(
             None, lambda: list(self.generate(messages, threading.Event(), 1))
         )
