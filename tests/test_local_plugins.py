@@ -182,7 +182,9 @@ def test_the_stage_instructions_lead_the_prompt_wherever_livekit_dates_them() ->
     ctx.add_message(role="system", content="CRM record of the caller: Jordan Avery.")
     ctx.add_message(role="user", content="Hi Dana.")
     messages = chat_messages(ctx, [])
-    assert messages[0]["content"].startswith("Be Dana.\n\n")
+    assert messages[0]["content"] == (
+        "Be Dana.\n\n(CRM record of the caller: Jordan Avery.)\n\n(The call has started.)"
+    )
     assert messages[1:] == [
         {"role": "assistant", "content": "Northwind Freight, this is Dana."},
         {"role": "user", "content": "Hi Dana."},
