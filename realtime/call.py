@@ -234,8 +234,9 @@ class Call:
         text = lookup.context.as_prompt() if lookup.context is not None else ""
         if text:
             if (speech := self.session.current_speech) is not None:
-                # After the greeting, as the next reply will see the chat: the note then extends the
-                # prompt that reply shares, and is evaluated ahead of it (below), not with it.
+                # After the greeting, as the next reply will see the chat: the prefill below then
+                # evaluates the note and the greeting, all the reply's prompt has before the caller's
+                # words, ahead of the reply rather than with it.
                 await speech.wait_for_playout()
             await self.agent.add_context(text)
             if isinstance(self.session.llm, LlamaLLM):
