@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +86,7 @@ async def _measure(calls: int) -> dict[str, dict[str, list[int]]]:
             "RAPPORT_LLM_MODEL": MODEL,
         }
         bench = await stack.enter_async_context(bench_stack(worker_env))
-        timed = _TimedCalls(**{f.name: getattr(bench.calls, f.name) for f in fields(CallFactory)})
+        timed = _TimedCalls(**vars(bench.calls))
         for _ in range(calls):
             for name, number in zip(CONFIGS, (None, NUMBER), strict=True):
                 report: dict[str, Any] = (await run_scripted_call(_opening(number), timed)).data
