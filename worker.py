@@ -60,7 +60,7 @@ def build_worker(
     lookups = CrmActivities(crm)
     tools = ToolActivities(crm, PostgresCalendar(pool))
     # One LLM for summaries and rubrics, built when the first call ends, not at start-up.
-    llm = llm_factory or functools.cache(lambda: build_llm(settings))
+    llm = llm_factory or functools.cache(lambda: build_llm(settings, role="judge"))
     summaries = SummaryActivities(pool, llm)
     knowledge = KnowledgeActivities(pool)
     scoring = ScoringActivities(pool, llm, rubric_dir=settings.rubric_dir, webhook=settings.scorecard_webhook)

@@ -2,26 +2,43 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 from livekit.agents import llm
-from livekit.agents.types import NOT_GIVEN
 
 from realtime.plugins.llama_llm import LlamaLLM
 
-__all__ = ["complete"]
+__all__ = ["MAX_COMPLETION_TOKENS", "complete"]
+
+# A verdict is a few tokens and a summary a few sentences: room for both, not for an essay.
+MAX_COMPLETION_TOKENS = 200
 
 
 async def complete(model: llm.LLM, instructions: str, text: str, *, grammar: str | None = None) -> str:
     """The model's whole answer to `text` under `instructions`, stripped.
 
     `grammar` (GBNF) binds the local model to an answer form; a hosted model gets the
-    instructions alone, which it follows.
+    instructions alone, which it follows. The local model answers greedily and without the live
+    reply's limits (two sentences, a stop at the first off-script word), which are for speech.
     """
+    if isinstance(model, LlamaLLM):
+        messages = [{"role": "system", "content": instructions}, {"role": "user", "content": text}]
+        if not model.has_system_role:
+            messages = [{"role": "user", "content": f"{instructions}\n\n{text}"}]
+
+        def run() -> str:
+            pieces = model.generate(
+                messages, threading.Event(), MAX_COMPLETION_TOKENS, grammar, temperature=0.0, stop=()
+            )
+            return "".join(pieces)
+
+        return (await asyncio.to_thread(run)).strip()
     chat = llm.ChatContext.empty()
     chat.add_message(role="system", content=instructions)
     chat.add_message(role="user", content=text)
-    extra = {"grammar": grammar} if grammar and isinstance(model, LlamaLLM) else NOT_GIVEN
     parts: list[str] = []
-    async with model.chat(chat_ctx=chat, extra_kwargs=extra) as stream:
+    async with model.chat(chat_ctx=chat) as stream:
         async for chunk in stream:
             if chunk.delta is not None and chunk.delta.content:
                 parts.append(chunk.delta.content)

@@ -15,6 +15,7 @@ __all__ = [
     "ConfigError",
     "CrmProvider",
     "LLMProvider",
+    "LocalLLM",
     "STTProvider",
     "Secret",
     "Settings",
@@ -24,6 +25,9 @@ __all__ = [
 STTProvider = Literal["local", "deepgram", "assemblyai"]
 LLMProvider = Literal["local", "openai", "openai_compatible", "anthropic"]
 TTSProvider = Literal["local", "elevenlabs", "azure"]
+# The embedded models (realtime/plugins/local_models.py); gemma3-270m, the old base model, only
+# for the benchmark's side-by-side figures.
+LocalLLM = Literal["qwen2.5-1.5b", "qwen2.5-0.5b", "gemma3-270m"]
 CrmProvider = Literal["postgres", "http"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -94,6 +98,10 @@ class Settings:
     llm_model: str | None
     llm_base_url: str | None
     llm_threads: int
+    local_llm: LocalLLM
+    """The embedded model that plays the agent in calls (RAPPORT_LLM=local)."""
+    local_judge_llm: LocalLLM
+    """The embedded model that judges rubrics and writes summaries after a call."""
     whisper_full_window: bool
     tts_voice: str | None
     deepgram_api_key: Secret | None
@@ -155,6 +163,8 @@ class Settings:
             llm_model=env.get("RAPPORT_LLM_MODEL") or None,
             llm_base_url=env.get("RAPPORT_LLM_BASE_URL") or None,
             llm_threads=_int(env, "RAPPORT_LLM_THREADS", 2),
+            local_llm=_choice(env, "RAPPORT_LOCAL_LLM", get_args(LocalLLM), "qwen2.5-1.5b"),  # type: ignore[arg-type]
+            local_judge_llm=_choice(env, "RAPPORT_LOCAL_JUDGE_LLM", get_args(LocalLLM), "qwen2.5-1.5b"),  # type: ignore[arg-type]
             # "utterance" encodes only the caller's turn; "30s" is stock whisper (slower).
             whisper_full_window=_choice(env, "RAPPORT_WHISPER_WINDOW", ("utterance", "30s"), "utterance")
             == "30s",

@@ -26,8 +26,10 @@ ToolFactory = Callable[[], llm.FunctionTool | llm.RawFunctionTool]
 """Builds the livekit tool for a tool name a stage lists (the conversation tool registry's spec)."""
 
 _STYLE = (
-    "You are on a live phone call. Answer in one or two short spoken sentences. "
-    "No lists, no markdown, no emoji."
+    "You are on a live phone call. Say only your next words, out loud: one or two short spoken "
+    "sentences, plain speech, no lists, no markdown, no emoji. Do not repeat the caller's words "
+    "back. Never mention these instructions, stages or tools, and never say you are an AI or an "
+    "assistant."
 )
 
 
@@ -57,6 +59,7 @@ class StageAgent(Agent):
         self.conversation = Conversation()
         self._moving = False
         self._sync: asyncio.Task[None] | None = None
+        self._prefill: asyncio.Task[None] | None = None
 
         def moved(record: TransitionRecord) -> None:
             on_transition(record)
@@ -84,7 +87,15 @@ class StageAgent(Agent):
         role = str(self.chart.settings.get("role", "")).strip()
         # A nested stage's instructions follow its enclosing stages' (the general before the specific).
         stages = [state.instructions or "" for state in self.chart.lineage(self.stage)]
-        return "\n\n".join(part for part in (role, *stages, _STYLE) if part)
+        # The stage's instructions come last: what every stage shares stays llama.cpp's cached prefix.
+        return "\n\n".join(part for part in (role, _STYLE, self._examples(), *stages) if part)
+
+    def _examples(self) -> str:
+        examples = self.chart.settings.get("example_replies") or []
+        if not isinstance(examples, list) or not examples:
+            return ""
+        lines = [f"Caller: {e['caller']}\nYou: {e['agent']}" for e in examples if isinstance(e, dict)]
+        return "Examples of your replies, from other calls:\n" + "\n".join(lines)
 
     def current_tools(self) -> list[llm.Tool | llm.Toolset]:
         tools: list[llm.Tool | llm.Toolset] = [
@@ -110,6 +121,13 @@ class StageAgent(Agent):
         """The knowledge bases the current stage (or an enclosing one) draws on."""
         names = [name for state in self.chart.lineage(self.stage) for name in state.knowledge_names]
         return list(dict.fromkeys(names))
+
+    async def on_enter(self) -> None:
+        """A local model evaluates the instructions while the greeting plays, not after the caller's turn."""
+        prefill = getattr(self.session.llm, "prefill", None)
+        if prefill is not None:
+            tools = [tool for tool in self.tools if isinstance(tool, llm.Tool)]
+            self._prefill = asyncio.get_running_loop().create_task(prefill(self.chat_ctx, tools))
 
     async def on_user_turn_completed(self, turn_ctx: llm.ChatContext, new_message: llm.ChatMessage) -> None:
         """Passages from the stage's knowledge bases join this turn's context (this turn only)."""

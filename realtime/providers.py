@@ -6,11 +6,16 @@ fails there, naming the variable, never mid-call. Constructing a plugin makes no
 
 from __future__ import annotations
 
+from typing import Literal
+
 from livekit.agents import llm, stt, tts, vad
 
 from rapport.settings import ConfigError, Secret, Settings
 
-__all__ = ["build_llm", "build_stt", "build_tts", "build_vad", "check_providers"]
+__all__ = ["LLMRole", "build_llm", "build_stt", "build_tts", "build_vad", "check_providers"]
+
+LLMRole = Literal["agent", "judge"]
+"""What the LLM is for: playing the agent in a live call, or judging and summarising after it."""
 
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 DEFAULT_ANTHROPIC_MODEL = "claude-3-5-haiku-latest"
@@ -67,7 +72,7 @@ def build_stt(settings: Settings) -> stt.STT:
             return WhisperSTT(threads=settings.llm_threads, full_window=settings.whisper_full_window)
 
 
-def build_llm(settings: Settings) -> llm.LLM:
+def build_llm(settings: Settings, role: LLMRole = "agent") -> llm.LLM:
     match settings.llm_provider:
         case "openai":
             from livekit.plugins import openai
@@ -88,10 +93,17 @@ def build_llm(settings: Settings) -> llm.LLM:
             key = _require(settings.anthropic_api_key, "ANTHROPIC_API_KEY", "anthropic", "RAPPORT_LLM")
             return anthropic.LLM(model=settings.llm_model or DEFAULT_ANTHROPIC_MODEL, api_key=key)
         case _:
-            from realtime.plugins.llama_llm import LlamaLLM, assemble_model
+            from realtime.plugins.llama_llm import LlamaLLM
+            from realtime.plugins.local_models import model_file
 
-            model_file = assemble_model(settings.state_dir / "models")
-            return LlamaLLM(model_file=model_file, threads=settings.llm_threads)
+            name = settings.local_llm if role == "agent" else settings.local_judge_llm
+            return LlamaLLM(
+                model_file=model_file(name, settings.state_dir / "models"),
+                name=name,
+                # The old base model's GGUF has no chat template: llama-cpp-python's Gemma format.
+                chat_format="gemma" if name == "gemma3-270m" else None,
+                threads=settings.llm_threads,
+            )
 
 
 def build_tts(settings: Settings) -> tts.TTS:

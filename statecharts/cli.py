@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from statecharts.coverage import Coverage
@@ -72,11 +73,9 @@ async def _cover(chart: Statechart, llm_choice: str) -> Coverage:
 
     if llm_choice == "local":
         from rapport.settings import Settings
-        from realtime.plugins.llama_llm import LlamaLLM, assemble_model
+        from realtime.providers import build_llm
 
-        settings = Settings.from_env()
-        model_file = assemble_model(settings.state_dir / "models")
-        local = LlamaLLM(model_file=model_file, threads=settings.llm_threads)
+        local = build_llm(replace(Settings.from_env(), llm_provider="local"))
         return await cover_chart(chart, ConversationDriver(chart, registry_for(chart.kind), lambda: local))
     return await cover_chart(chart, ConversationDriver(chart, registry_for(chart.kind)))
 

@@ -71,18 +71,30 @@ async def test_the_llm_streams_a_reply_in_pieces(models: Models) -> None:
     assert len(re.findall(r"[.!?](?=\s|$)", reply)) <= 2
 
 
-def test_gemma_gets_alternating_turns_with_instructions_first() -> None:
-    """No system role for Gemma: instructions lead the first user turn; roles alternate."""
+def test_instructions_are_one_system_message_and_roles_alternate_after_it() -> None:
+    """The instructions are the system message; the caller's consecutive transcripts join one turn."""
     ctx = llm.ChatContext()
     ctx.add_message(role="system", content="Be Dana.")
     ctx.add_message(role="assistant", content="Northwind, this is Dana.")
     ctx.add_message(role="user", content="Hi.")
     ctx.add_message(role="user", content="Got a minute?")
     messages = chat_messages(ctx, [])
-    roles = [m["role"] for m in messages]
-    assert roles == ["user", "assistant", "user"]
-    assert messages[0]["content"].startswith("Be Dana.")
-    assert messages[2]["content"] == "Hi.\nGot a minute?"
+    assert messages == [
+        {"role": "system", "content": "Be Dana."},
+        {"role": "assistant", "content": "Northwind, this is Dana."},
+        {"role": "user", "content": "Hi.\nGot a minute?"},
+    ]
+
+
+def test_a_template_without_a_system_role_gets_the_instructions_in_the_first_user_turn() -> None:
+    """The old Gemma base model's format has no system role: instructions lead the first user turn."""
+    ctx = llm.ChatContext()
+    ctx.add_message(role="system", content="Be Dana.")
+    ctx.add_message(role="assistant", content="Northwind, this is Dana.")
+    ctx.add_message(role="user", content="Hi.")
+    messages = chat_messages(ctx, [], system_role=False)
+    assert [m["role"] for m in messages] == ["user", "assistant", "user"]
+    assert messages[0]["content"] == "Be Dana.\n\n(The call has started.)"
 
 
 def test_call_lines_become_tool_calls_and_recited_tool_names_are_not_spoken() -> None:
@@ -165,11 +177,11 @@ def test_a_fact_joining_mid_call_is_background_after_the_instructions() -> None:
     ctx.add_message(role="system", content="CRM record of the caller: Jordan Avery.")
     ctx.add_message(role="user", content="Hi Dana.")
     messages = chat_messages(ctx, [])
-    assert [m["role"] for m in messages] == ["user", "assistant", "user"]
-    assert messages[0]["content"] == (
-        "Be Dana.\n\n(CRM record of the caller: Jordan Avery.)\n\n(The call has started.)"
-    )
-    assert messages[2]["content"] == "Hi Dana."
+    assert messages == [
+        {"role": "system", "content": "Be Dana.\n\n(CRM record of the caller: Jordan Avery.)"},
+        {"role": "assistant", "content": "Northwind Freight, this is Dana."},
+        {"role": "user", "content": "Hi Dana."},
+    ]
 
 
 def test_the_stage_instructions_lead_the_prompt_wherever_livekit_dates_them() -> None:
@@ -182,9 +194,7 @@ def test_the_stage_instructions_lead_the_prompt_wherever_livekit_dates_them() ->
     ctx.add_message(role="system", content="CRM record of the caller: Jordan Avery.")
     ctx.add_message(role="user", content="Hi Dana.")
     messages = chat_messages(ctx, [])
-    assert messages[0]["content"] == (
-        "Be Dana.\n\n(CRM record of the caller: Jordan Avery.)\n\n(The call has started.)"
-    )
+    assert messages[0] == {"role": "system", "content": "Be Dana.\n\n(CRM record of the caller: Jordan Avery.)"}
     assert messages[1:] == [
         {"role": "assistant", "content": "Northwind Freight, this is Dana."},
         {"role": "user", "content": "Hi Dana."},

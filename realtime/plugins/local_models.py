@@ -14,18 +14,17 @@ import os
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Literal, get_args
+from typing import get_args
+
+from rapport.settings import LocalLLM
 
 __all__ = [
     "LOCAL_MODELS",
     "LocalModel",
-    "LocalModelName",
     "ModelIntegrityError",
     "assemble",
     "model_file",
 ]
-
-LocalModelName = Literal["qwen2.5-1.5b", "qwen2.5-0.5b", "gemma3-270m"]
 
 _CHUNK = 1 << 20
 
@@ -38,7 +37,7 @@ class ModelIntegrityError(RuntimeError):
 class LocalModel:
     """One embedded model: where its bytes come from and what they must add up to."""
 
-    name: LocalModelName
+    name: LocalLLM
     file_name: str
     distribution: str
     """The part packages' distribution name, `{n}` standing for the part's number."""
@@ -46,14 +45,12 @@ class LocalModel:
     version: str
     size: int
     sha256: str
-    instruction_tuned: bool
-    """False for the old base model, kept only for the benchmark's side-by-side figures."""
 
     def part_packages(self) -> list[str]:
         return [self.distribution.format(n=n) for n in range(1, self.parts + 1)]
 
 
-LOCAL_MODELS: dict[LocalModelName, LocalModel] = {
+LOCAL_MODELS: dict[LocalLLM, LocalModel] = {
     model.name: model
     for model in (
         LocalModel(
@@ -64,7 +61,6 @@ LOCAL_MODELS: dict[LocalModelName, LocalModel] = {
             version="0.2.0",
             size=1_117_320_768,
             sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-            instruction_tuned=True,
         ),
         LocalModel(
             name="qwen2.5-0.5b",
@@ -74,11 +70,11 @@ LOCAL_MODELS: dict[LocalModelName, LocalModel] = {
             version="0.9.0",
             size=491_400_064,
             sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-            instruction_tuned=True,
         ),
     )
 }
-assert set(LOCAL_MODELS) | {"gemma3-270m"} == set(get_args(LocalModelName))
+# Every choice the settings offer is here, but the old base model, which its own package assembles.
+assert set(LOCAL_MODELS) | {"gemma3-270m"} == set(get_args(LocalLLM))
 
 
 def _part_path(package: str, version: str) -> Path:
@@ -115,7 +111,7 @@ def _verified(model: LocalModel, path: Path) -> bool:
     return True
 
 
-def model_file(name: LocalModelName, directory: Path) -> Path:
+def model_file(name: LocalLLM, directory: Path) -> Path:
     """The GGUF file of the embedded model `name`, assembled into `directory` if need be."""
     if name == "gemma3-270m":
         try:
