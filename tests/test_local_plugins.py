@@ -194,7 +194,8 @@ def test_the_stage_instructions_lead_the_prompt_wherever_livekit_dates_them() ->
     ctx.add_message(role="system", content="CRM record of the caller: Jordan Avery.")
     ctx.add_message(role="user", content="Hi Dana.")
     messages = chat_messages(ctx, [])
-    assert messages[0] == {"role": "system", "content": "Be Dana.\n\n(CRM record of the caller: Jordan Avery.)"}
+    system = "Be Dana.\n\n(CRM record of the caller: Jordan Avery.)"
+    assert messages[0] == {"role": "system", "content": system}
     assert messages[1:] == [
         {"role": "assistant", "content": "Northwind Freight, this is Dana."},
         {"role": "user", "content": "Hi Dana."},
