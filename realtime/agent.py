@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from livekit.agents import Agent, llm
+from livekit.agents.voice.generation import update_instructions
 
 from realtime.knowledge import CallKnowledge, Retrieved
 from statecharts.build import build_machine, stage_tools
@@ -130,17 +131,34 @@ class StageAgent(Agent):
             self._prefill = asyncio.get_running_loop().create_task(prefill(self.chat_ctx, tools))
 
     async def on_user_turn_completed(self, turn_ctx: llm.ChatContext, new_message: llm.ChatMessage) -> None:
-        """Passages from the stage's knowledge bases join this turn's context (this turn only)."""
+        """A trigger the caller's words fire moves the stage before the reply; then passages from
+        the stage's knowledge bases join this turn's context (this turn only)."""
+        text = new_message.text_content or ""
+        event = await asyncio.to_thread(self.triggered, text)
+        if event is not None:
+            await self.move(event)
+            # The reply's chat was copied before the move: it gets the new stage's instructions too.
+            update_instructions(turn_ctx, instructions=self.current_instructions(), add_if_missing=True)
         names = self.current_knowledge()
         if self._knowledge is None or not names:
             return
-        found = await self._knowledge.search(names, new_message.text_content or "")
+        found = await self._knowledge.search(names, text)
         if found is None or not found.hits:
             return
         # This turn only: the next turn's question brings its own passages.
         turn_ctx.add_message(role="system", content=found.as_context())
         if self._on_retrieved is not None:
             self._on_retrieved(found)
+
+    def triggered(self, text: str) -> str | None:
+        """The first event of the stage (its own, then its enclosing stages') that one of its
+        transitions' triggers fires on the caller's turn `text`, if any."""
+        for state in reversed(self.chart.lineage(self.stage)):
+            for transition in state.transitions:
+                for ref in transition.triggers:
+                    if self._registry.get_trigger(ref.name)(ref.params, text):
+                        return transition.event
+        return None
 
     def _move_tool(self, event: str, description: str | None) -> llm.RawFunctionTool:
         schema: Mapping[str, Any] = {

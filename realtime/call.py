@@ -330,24 +330,27 @@ class CallFactory:
         return [name for name in self.conversations.names() if name != "turn_taking"]
 
     async def warm_up(self) -> None:
-        """Models ready before the first caller, and the embedder too if a stage draws on knowledge.
+        """Models ready before the first caller, and the embedder too if a chart embeds caller turns.
 
         Loading the embedder imports torch: seconds of work that holds the interpreter, which must
         not happen while a call's audio is flowing.
         """
         await self.models.warm_up()
-        if self.draws_on_knowledge():
+        if self.embeds_caller_turns():
             await asyncio.to_thread(embedder)
         freeze_start_up()
 
-    def draws_on_knowledge(self) -> bool:
-        """Whether a stage of any chart names a knowledge base (its calls embed caller questions)."""
+    def embeds_caller_turns(self) -> bool:
+        """Whether any chart embeds its callers' turns: a stage that draws on knowledge (to search
+        it), or a transition with a trigger (to match the turn against its examples)."""
         for name in self.conversation_names():
             try:
                 chart = self.conversations.get(name)
             except StatechartError:
                 continue  # a broken chart is reported when a call asks for it
-            if chart.knowledge_names:
+            if chart.knowledge_names or any(
+                t.triggers for state in chart.all_states.values() for t in state.transitions
+            ):
                 return True
         return False
 

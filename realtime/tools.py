@@ -16,6 +16,7 @@ from livekit.agents.llm import ToolError
 
 from rapport.logs import get_logger
 from realtime.call_tools import CallTools, ToolSpec, build_tool, workflow_tool
+from realtime.triggers import register_triggers
 from statecharts.registry import Registry
 from workflows.records import NOTE_MAX_CHARS, SLOT_ID_PATTERN
 
@@ -121,4 +122,5 @@ def conversation_registry() -> Registry:
     registry = Registry()
     for spec in TOOLS:
         registry.tool(spec.name, functools.partial(build_tool, spec))
+    register_triggers(registry)
     return registry

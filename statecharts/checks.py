@@ -30,6 +30,7 @@ def _callbacks(chart: Statechart) -> list[tuple[str, CallbackRef]]:
         for transition in state.transitions:
             refs += [("guard", ref) for ref in transition.guards]
             refs += [("action", ref) for ref in transition.actions]
+            refs += [("trigger", ref) for ref in transition.triggers]
     return refs
 
 
@@ -137,7 +138,7 @@ def _liveness(chart: Statechart) -> list[Problem]:
 
 
 def _names(chart: Statechart, registry: Registry) -> list[Problem]:
-    """Tools, guards and actions the registry knows."""
+    """Tools, guards, actions and triggers the registry knows."""
     problems: list[Problem] = []
     for state in chart.all_states.values():
         for tool, loc in state.tools:
@@ -146,11 +147,20 @@ def _names(chart: Statechart, registry: Registry) -> list[Problem]:
                     Problem(loc, f"tool {tool!r} is not registered{_suggest(tool, registry.tool_names)}")
                 )
     for kind, ref in _callbacks(chart):
-        registered = registry.guard_names if kind == "guard" else registry.action_names
+        registered = {
+            "guard": registry.guard_names,
+            "action": registry.action_names,
+            "trigger": registry.trigger_names,
+        }[kind]
         if ref.name not in registered:
             problems.append(
                 Problem(ref.loc, f"{kind} {ref.name!r} is not registered{_suggest(ref.name, registered)}")
             )
+        elif kind == "trigger":
+            try:
+                registry.get_trigger(ref.name)(ref.params, "")
+            except ValueError as exc:
+                problems.append(Problem(ref.loc, str(exc)))
     return problems
 
 

@@ -138,6 +138,7 @@ class _Parser(NodeReader):
                     description=_text(_value(fields.get("description"))),
                     after_ms=after_ms,
                     loc=self.loc(target_node if target_node is not None else item),
+                    triggers=self.callbacks(_value(fields.get("trigger"))),
                 )
             )
         return out

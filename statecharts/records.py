@@ -64,6 +64,8 @@ class Transition:
     after_ms: int | None
     loc: Location
     dest: str | None = None
+    triggers: tuple[CallbackRef, ...] = ()
+    """Conversation charts: matchers of the caller's turn that fire `event` without the LLM."""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Behaviour behind the names a definition uses: guards, actions and tools, registered in code.
+"""Behaviour behind the names a definition uses: guards, actions, triggers and tools, registered in code.
 
 A definition can only name what is registered here; it can never make `transitions` import a
 dotted path.
@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-__all__ = ["Action", "Context", "Guard", "Registry"]
+__all__ = ["Action", "Context", "Guard", "Registry", "Trigger"]
 
 _T = TypeVar("_T")
 
@@ -29,14 +29,20 @@ class Context:
 
 Guard = Callable[[Context], bool]
 Action = Callable[[Context], None]
+Trigger = Callable[[Mapping[str, object], str], bool]
+"""(params, the caller's turn) → whether the turn fires the transition's event, with no LLM involved.
+
+Given an empty turn, a trigger only checks its params (ValueError names what is wrong) and answers
+False: the static checks call it so at load, so a bad definition fails there, not mid-call."""
 
 
 class Registry:
-    """Named guards, actions and tools. One registry per kind of machine."""
+    """Named guards, actions, triggers and tools. One registry per kind of machine."""
 
     def __init__(self) -> None:
         self._guards: dict[str, Guard] = {}
         self._actions: dict[str, Action] = {}
+        self._triggers: dict[str, Trigger] = {}
         self._tools: dict[str, object] = {}
 
     def guard(self, name: str) -> Callable[[Guard], Guard]:
@@ -49,6 +55,13 @@ class Registry:
     def action(self, name: str) -> Callable[[Action], Action]:
         def register(fn: Action) -> Action:
             self._add(self._actions, "action", name, fn)
+            return fn
+
+        return register
+
+    def trigger(self, name: str) -> Callable[[Trigger], Trigger]:
+        def register(fn: Trigger) -> Trigger:
+            self._add(self._triggers, "trigger", name, fn)
             return fn
 
         return register
@@ -80,6 +93,9 @@ class Registry:
     def get_action(self, name: str) -> Action:
         return self._lookup(self._actions, "action", name)
 
+    def get_trigger(self, name: str) -> Trigger:
+        return self._lookup(self._triggers, "trigger", name)
+
     def tool_spec(self, name: str) -> object:
         return self._lookup(self._tools, "tool", name)
 
@@ -90,6 +106,10 @@ class Registry:
     @property
     def action_names(self) -> frozenset[str]:
         return frozenset(self._actions)
+
+    @property
+    def trigger_names(self) -> frozenset[str]:
+        return frozenset(self._triggers)
 
     @property
     def tool_names(self) -> frozenset[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from livekit.agents import AgentSession
 from livekit.plugins import anthropic, assemblyai, azure, deepgram, elevenlabs, openai, silero
@@ -59,7 +61,12 @@ def test_production_providers_are_built_from_configuration(
     """Each production plugin is chosen by its RAPPORT_* variable and constructed offline."""
     settings = Settings.from_env({**FAKE_KEYS, **env})
     providers.check_providers(settings)
-    build = {"stt": providers.build_stt, "llm": providers.build_llm, "tts": providers.build_tts}[kind]
+    builders: dict[str, Callable[[Settings], object]] = {
+        "stt": providers.build_stt,
+        "llm": providers.build_llm,
+        "tts": providers.build_tts,
+    }
+    build = builders[kind]
     assert isinstance(build(settings), expected)
 
 

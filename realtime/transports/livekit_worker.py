@@ -32,7 +32,7 @@ def _prewarm(proc: JobProcess) -> None:
     configure_logging(settings.log_level, settings.log_format)
     proc.userdata["settings"] = settings
     calls = CallFactory.create(settings, Models.load(settings))
-    if calls.draws_on_knowledge():
+    if calls.embeds_caller_turns():
         embedder()  # imports torch: here, not during a call's first question
     freeze_start_up()
     proc.userdata["calls"] = calls
