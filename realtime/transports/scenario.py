@@ -6,6 +6,7 @@ before the call starts, not halfway through it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,11 +15,51 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from rapport.phone import to_e164
 
-__all__ = ["Scenario", "ScenarioError", "Turn", "load_scenario"]
+__all__ = [
+    "CallerVoice",
+    "Noise",
+    "Pause",
+    "Recording",
+    "Scenario",
+    "ScenarioError",
+    "Turn",
+    "load_scenario",
+    "spoken_parts",
+]
+
+# `[pause 600]` inside a `say:` line: that many ms of silence between the words either side.
+_PAUSE = re.compile(r"\[pause (\d+)\]")
+_MAX_PAUSE_MS = 10_000
 
 
 class ScenarioError(ValueError):
     """A scenario file is invalid; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Silence inside a `say:` turn."""
+
+    ms: int
+
+
+def spoken_parts(say: str) -> tuple[str | Pause, ...]:
+    """A `say:` line as its phrases and the pauses between them; a malformed marker is an error."""
+    parts: list[str | Pause] = []
+    for index, piece in enumerate(_PAUSE.split(say)):
+        if index % 2:
+            ms = int(piece)
+            if ms > _MAX_PAUSE_MS:
+                raise ValueError(f"[pause {ms}] is longer than {_MAX_PAUSE_MS} ms")
+            parts.append(Pause(ms))
+            continue
+        if "[" in piece or "]" in piece:
+            raise ValueError(f"{piece.strip()!r}: a marker in brackets must be [pause MS]")
+        if piece.strip():
+            parts.append(piece.strip())
+    if not any(isinstance(p, str) for p in parts):
+        raise ValueError("a say turn needs words, not only pauses")
+    return tuple(parts)
 
 
 class _TurnModel(BaseModel):
@@ -28,6 +69,13 @@ class _TurnModel(BaseModel):
     audio: str | None = Field(default=None, min_length=1)
     pause_ms: int | None = Field(default=None, ge=0, le=600_000)
     barge_in_after_ms: int | None = Field(default=None, ge=0, le=600_000)
+
+    @field_validator("say")
+    @classmethod
+    def _markers(cls, say: str | None) -> str | None:
+        if say is not None:
+            spoken_parts(say)
+        return say
 
     @model_validator(mode="after")
     def _one_kind(self) -> _TurnModel:
@@ -39,12 +87,45 @@ class _TurnModel(BaseModel):
         return self
 
 
+class _NoiseModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    snr_db: float = Field(ge=-10, le=60)
+
+
+class _RecordingModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rate: int = Field(ge=8000, le=192_000)
+    channels: int = Field(ge=1, le=2)
+
+
 class _CallerModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     number: str | None = None
     rep: str | None = Field(default=None, min_length=1)
+    voice: str = "piper"
+    speed_wpm: int | None = Field(default=None, ge=80, le=400)
+    noise: _NoiseModel | None = None
+    recording: _RecordingModel | None = None
     turns: list[_TurnModel] = Field(min_length=1)
+
+    @field_validator("voice")
+    @classmethod
+    def _known_engine(cls, voice: str) -> str:
+        engine, _, name = voice.partition(":")
+        if voice == "piper" or (engine == "espeak-ng" and name):
+            return voice
+        raise ValueError(
+            f"{voice!r}: a voice is 'piper' or 'espeak-ng:NAME' (e.g. espeak-ng:en-gb-scotland+m3)"
+        )
+
+    @model_validator(mode="after")
+    def _speed_needs_espeak(self) -> _CallerModel:
+        if self.speed_wpm is not None and self.voice == "piper":
+            raise ValueError("speed_wpm goes with an espeak-ng voice")
+        return self
 
     @field_validator("number")
     @classmethod
@@ -68,12 +149,47 @@ class Turn:
     pause_ms: int | None = None
     barge_in_after_ms: int | None = None
 
+    @property
+    def reference(self) -> str | None:
+        """What a `say:` turn says, without its pause markers: the text its transcript is held to."""
+        if self.say is None:
+            return None
+        return " ".join(p for p in spoken_parts(self.say) if isinstance(p, str))
+
+
+@dataclass(frozen=True)
+class CallerVoice:
+    """Who reads the `say:` turns: `engine` "piper" (the bundled voice, pitched up) or "espeak-ng"
+    with its voice `name` ("en-gb-scotland+m3") and speed in words per minute."""
+
+    engine: str = "piper"
+    name: str | None = None
+    speed_wpm: int | None = None
+
+
+@dataclass(frozen=True)
+class Noise:
+    """Pink noise mixed under each turn's speech at `snr_db`, the same noise every run."""
+
+    snr_db: float
+
+
+@dataclass(frozen=True)
+class Recording:
+    """The caller's audio goes through a WAV file of this rate and channel count, as a recording would."""
+
+    rate: int
+    channels: int
+
 
 @dataclass(frozen=True)
 class Scenario:
     path: Path
     statechart: str
     turns: tuple[Turn, ...]
+    voice: CallerVoice = CallerVoice()
+    noise: Noise | None = None
+    recording: Recording | None = None
     # The number the caller calls from (E.164): the call's CRM lookup uses it.
     caller_number: str | None = None
     # The rep practising (a `reps.rep_id`): their team's managers see the call.
@@ -118,10 +234,17 @@ def load_scenario(path: Path) -> Scenario:
                 barge_in_after_ms=turn.barge_in_after_ms,
             )
         )
+    caller = model.caller
+    engine, _, name = caller.voice.partition(":")
     return Scenario(
         path=path,
         statechart=model.statechart,
         turns=tuple(turns),
+        voice=CallerVoice(engine=engine, name=name or None, speed_wpm=caller.speed_wpm),
+        noise=Noise(caller.noise.snr_db) if caller.noise is not None else None,
+        recording=Recording(caller.recording.rate, caller.recording.channels)
+        if caller.recording is not None
+        else None,
         caller_number=model.caller.number,
         rep_id=model.caller.rep,
     )

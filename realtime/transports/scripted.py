@@ -16,10 +16,11 @@ import numpy as np
 from livekit.agents.voice.events import UserInputTranscribedEvent
 
 from rapport.logs import get_logger
-from realtime.audio_files import AudioFileError, read_audio, resample, trim_silence
+from realtime.audio_files import AudioFileError, read_audio, trim_silence
 from realtime.audio_io import FRAME_MS, CallerAudioInput, PlayedSegment, Utterance
 from realtime.call import Call, CallFactory
 from realtime.events import CallEvent, as_dict
+from realtime.transports.caller_voices import CallerVoiceError, caller_voice, render_say
 from realtime.transports.scenario import Scenario, ScenarioError, Turn
 
 __all__ = ["CallReport", "Reply", "caller_voice", "render_turns", "run_scripted_call"]
@@ -29,30 +30,31 @@ log = get_logger(__name__)
 RATE = 16000
 NATURAL_GAP_S = 0.6
 REPLY_TIMEOUT_S = 30.0
-# The caller's voice: the bundled voice synthesised slowly, then played faster, so it is pitched
-# a quarter higher than the agent's and easy to tell apart in a recording.
-CALLER_PITCH = 1.25
-
-
-def caller_voice(text: str) -> np.ndarray:
-    """Synthesise `text` in the caller's voice: mono int16 at 16 kHz, silence trimmed."""
-    from realtime.plugins.piper_tts import synthesize_pcm
-
-    pcm, rate, _ = synthesize_pcm(text, length_scale=CALLER_PITCH)
-    return trim_silence(resample(pcm, int(rate * CALLER_PITCH), RATE), rate=RATE)
 
 
 def render_turns(scenario: Scenario) -> list[np.ndarray | None]:
     """Audio for each turn (None for a pause); errors name the file and the turn."""
     rendered: list[np.ndarray | None] = []
     for index, turn in enumerate(scenario.turns):
+        where = f"{scenario.path}: caller.turns[{index}]"
         if turn.say is not None:
-            rendered.append(caller_voice(turn.say))
+            try:
+                rendered.append(
+                    render_say(
+                        turn.say,
+                        scenario.voice,
+                        noise=scenario.noise,
+                        recording=scenario.recording,
+                        what=f"{where}.say",
+                    )
+                )
+            except CallerVoiceError as exc:
+                raise ScenarioError(str(exc)) from None
         elif turn.audio is not None:
             try:
                 rendered.append(trim_silence(read_audio(turn.audio, rate=RATE), rate=RATE))
             except AudioFileError as exc:
-                raise ScenarioError(f"{scenario.path}: caller.turns[{index}].audio: {exc}") from None
+                raise ScenarioError(f"{where}.audio: {exc}") from None
         else:
             rendered.append(None)
     return rendered
