@@ -32,6 +32,7 @@ from realtime.events import (
     KnowledgeRetrieved,
     LatencySample,
     MachineTransition,
+    SpeechDismissed,
 )
 from realtime.gc_pauses import freeze_start_up
 from realtime.knowledge import CallKnowledge, Retrieved
@@ -40,7 +41,8 @@ from realtime.plugins.llama_llm import LlamaLLM
 from realtime.recorder import EventRecorder
 from realtime.session import Models, build_session
 from realtime.tools import conversation_registry
-from realtime.turn_taking import TurnTaking
+from realtime.turn_audio import TappedAudioInput, TurnAudio
+from realtime.turn_taking import Dismissal, TurnTaking
 from realtime.turn_taking import registry as turn_registry
 from statecharts.clock import LoopClock
 from statecharts.errors import StatechartError
@@ -102,12 +104,15 @@ class Call:
         self.output = CallerAudioOutput(
             now=self.clock.now, sink=frame_sink, on_finished=self._on_playback_finished
         )
-        self.bridge = TurnTakingBridge(self.session, on_hangup=self._hangup_soon)
+        # The caller's recent audio, for the end-of-turn model.
+        self.turn_audio = TurnAudio()
+        self.bridge = TurnTakingBridge(self.session, on_hangup=self._hangup_soon, turn_audio=self.turn_audio)
         self.turns = TurnTaking(
             turn_chart,
             clock=self.clock,
             on_command=self.bridge.execute,
             on_transition=self._transition_recorder("turn_taking"),
+            on_dismissed=self._on_dismissed,
         )
         # The bases the chart's stages draw on, fetched through the call's workflow when it starts.
         self.knowledge = (
@@ -162,6 +167,9 @@ class Call:
             self._emit(LatencySample(rec.at, round((rec.at - self._speech_ended_at) * 1000, 1)))
             self._speech_ended_at = None
 
+    def _on_dismissed(self, dismissal: Dismissal) -> None:
+        self._emit(SpeechDismissed(self.clock.now(), dismissal.reason, dismissal.transcript))
+
     def _on_tools_executed(self, ev: FunctionToolsExecutedEvent) -> None:
         offered = self.agent.offered_tool_names()
         for event in tool_events(ev, at=self.clock.now(), errors=self.call_tools.errors, offered=offered):
@@ -177,7 +185,9 @@ class Call:
     async def start(self, room: rtc.Room | None = None) -> None:
         """Start talking: on the caller-side audio, or in a LiveKit room (livekit's room I/O)."""
         if room is None:
-            self.session.input.audio = self.audio_in
+            self.session.input.audio = (
+                TappedAudioInput(self.audio_in, self.turn_audio) if self.audio_in is not None else None
+            )
             self.session.output.audio = self.output
         if self.recorder is not None:
             self._sender = asyncio.get_running_loop().create_task(self.recorder.run())
@@ -205,7 +215,8 @@ class Call:
             self.bridge.attach(self.turns, self.output)
         else:
             await self.session.start(agent=self.agent, room=room)
-            assert self.session.output.audio is not None
+            assert self.session.input.audio is not None and self.session.output.audio is not None
+            self.session.input.audio = TappedAudioInput(self.session.input.audio, self.turn_audio)
             # The room plays the agent's audio; what the caller heard of it is recorded on the way.
             self.session.output.audio = HeardAudioOutput(
                 self.session.output.audio, now=self.clock.now, on_finished=self._on_playback_finished

@@ -22,6 +22,7 @@ __all__ = [
     "KnowledgeRetrieved",
     "LatencySample",
     "MachineTransition",
+    "SpeechDismissed",
     "ToolCalled",
     "as_dict",
 ]
@@ -65,6 +66,17 @@ class MachineTransition(CallEvent):
 class CallerUtterance(CallEvent):
     type: ClassVar[str] = "caller_utterance"
     text: str
+
+
+@dataclass(frozen=True)
+class SpeechDismissed(CallEvent):
+    """Caller speech that closed no turn, and why: `backchannel` (only acknowledging words over
+    the agent, which then went on) or `noise` (no words once nothing was left to transcribe).
+    `transcript` is what the STT heard of it, empty for noise it heard nothing in."""
+
+    type: ClassVar[str] = "speech_dismissed"
+    reason: str
+    transcript: str
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 livekit's endpointing and interruption are switched off here on purpose: the turn-taking
 machine (`realtime.turn_taking`) commits turns and decides barge-ins. Turn detection is set
-explicitly to "manual" because livekit's default detector would fetch a model at run time.
+explicitly to "manual" because livekit's default detector would fetch a model at run time. A
+non-streaming STT is wrapped per call (`TrackedSTT`) so the machine knows what is being transcribed.
 """
 
 from __future__ import annotations
@@ -10,11 +11,14 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+import numpy as np
 from livekit.agents import AgentSession, llm, stt, tts, vad
 
 from rapport.settings import Settings
 from realtime import providers
+from realtime.end_of_turn import SAMPLE_RATE, end_of_turn_model
 from realtime.speech_text import filter_markdown_promptly
+from realtime.transcription import TrackedSTT
 from realtime.vad import call_vad
 
 __all__ = ["Models", "build_session"]
@@ -45,11 +49,13 @@ class Models:
             warm_up = getattr(model, "warm_up", None)
             if warm_up is not None:
                 await asyncio.to_thread(warm_up)
+        # The end-of-turn model: its first inference allocates what every later one reuses.
+        await asyncio.to_thread(end_of_turn_model().probability, np.zeros(SAMPLE_RATE, dtype=np.int16))
 
 
 def build_session(models: Models) -> AgentSession:
     return AgentSession(
-        stt=models.stt,
+        stt=models.stt if models.stt.capabilities.streaming else TrackedSTT(models.stt),
         llm=models.llm,
         tts=models.tts,
         vad=call_vad(models.vad),

@@ -22,6 +22,8 @@ from statecharts.registry import Context, Registry
 __all__ = [
     "BargeInThreshold",
     "Command",
+    "Dismissal",
+    "EndOfTurnWaits",
     "TurnTaking",
     "TurnTakingConfig",
     "registry",
@@ -36,6 +38,7 @@ class Command(StrEnum):
     INTERRUPT_AGENT = "interrupt_agent"
     COMMIT_TURN = "commit_turn"
     DISCARD_TURN = "discard_turn"
+    PREDICT_END_OF_TURN = "predict_end_of_turn"
     STOP_AGENT = "stop_agent"
     RECOVER = "recover"
     NUDGE_CALLER = "nudge_caller"
@@ -51,19 +54,50 @@ class BargeInThreshold:
 
 
 @dataclass(frozen=True)
+class EndOfTurnWaits:
+    """How long endpointing waits after the end of speech, by what the end-of-turn model heard."""
+
+    complete_above: float
+    wait_when_finished_ms: int
+    wait_when_unfinished_ms: int
+
+    def wait_s(self, probability: float | None) -> float:
+        """No prediction (the model failed) waits as for an unfinished turn: never cut a caller off."""
+        finished = probability is not None and probability > self.complete_above
+        return (self.wait_when_finished_ms if finished else self.wait_when_unfinished_ms) / 1000
+
+
+@dataclass(frozen=True)
+class Dismissal:
+    """Caller speech that closed no turn: a backchannel over the agent, or noise; what it said."""
+
+    reason: str
+    transcript: str
+
+
+@dataclass(frozen=True)
 class TurnTakingConfig:
     """The definition's `settings`, typed."""
 
     barge_in: Mapping[str, BargeInThreshold]
     backchannels: tuple[tuple[str, ...], ...]
     """Phrases as word tuples, longest first."""
+    end_of_turn: EndOfTurnWaits
 
     @classmethod
     def from_chart(cls, chart: Statechart) -> TurnTakingConfig:
         raw_barge_in = chart.settings.get("barge_in", {})
         raw_backchannels = chart.settings.get("backchannels", [])
+        raw_end_of_turn = chart.settings.get("end_of_turn")
         if not isinstance(raw_barge_in, Mapping) or not isinstance(raw_backchannels, list):
             raise ValueError(f"{chart.path}: settings.barge_in must map states, backchannels list")
+        if not isinstance(raw_end_of_turn, Mapping):
+            raise ValueError(f"{chart.path}: settings.end_of_turn must map complete_above and the waits")
+        end_of_turn = EndOfTurnWaits(
+            complete_above=float(raw_end_of_turn["complete_above"]),
+            wait_when_finished_ms=int(raw_end_of_turn["wait_when_finished_ms"]),
+            wait_when_unfinished_ms=int(raw_end_of_turn["wait_when_unfinished_ms"]),
+        )
         barge_in = {
             str(state): BargeInThreshold(
                 min_speech_ms=int(values["min_speech_ms"]), min_words=int(values["min_words"])
@@ -71,7 +105,11 @@ class TurnTakingConfig:
             for state, values in raw_barge_in.items()
         }
         phrases = {tuple(_words(str(phrase))) for phrase in raw_backchannels}
-        return cls(barge_in=barge_in, backchannels=tuple(sorted(phrases, key=len, reverse=True)))
+        return cls(
+            barge_in=barge_in,
+            backchannels=tuple(sorted(phrases, key=len, reverse=True)),
+            end_of_turn=end_of_turn,
+        )
 
     def is_backchannel(self, words: list[str]) -> bool:
         """True when the words are nothing but backchannel phrases ("yeah, okay")."""
@@ -103,15 +141,26 @@ class TurnTaking:
         clock: Clock,
         on_command: Callable[[Command], None],
         on_transition: Callable[[TransitionRecord], None],
+        on_dismissed: Callable[[Dismissal], None] = lambda _dismissal: None,
     ) -> None:
         self.chart = chart
         self.config = TurnTakingConfig.from_chart(chart)
         self._clock = clock
         self._on_command = on_command
+        self._on_dismissed = on_dismissed
         self.transcript_buffer: list[str] = []
         self.caller_speaking = False
         self.speech_started_at: float | None = None
+        self.speech_ended_at: float | None = None
+        self.turn_started_at: float | None = None
+        """When the open turn's first speech started: the end-of-turn model hears it from there."""
+        self.transcriptions_in_flight = 0
+        self.endpoint_seq = 0
+        """Which pause a prediction or a timer belongs to; the caller may have spoken again since."""
+        self._pause_started_at = 0.0
+        self._endpoint_due = False
         self.barge_in_origin: str | None = None
+        self.barge_in_started_at = 0.0
         self.agent_audio_during_barge_in = False
         self._barge_in_timer: Cancellable | None = None
         self.machine = build_machine(chart, self, registry, clock=clock, on_transition=on_transition)
@@ -121,14 +170,34 @@ class TurnTaking:
     def on_speech_started(self) -> None:
         self.caller_speaking = True
         self.speech_started_at = self._clock.now()
+        # The pause is over: its prediction and its wait no longer decide anything.
+        self.endpoint_seq += 1
+        if self.state in ("listening", "thinking", "agent_speaking"):
+            self.turn_started_at = self.speech_started_at
         self.fire("speech_started")
 
     def on_speech_ended(self) -> None:
         self.caller_speaking = False
+        self.speech_ended_at = self._clock.now()
         self.fire("speech_ended")
 
+    def on_transcription_started(self) -> None:
+        """The STT began transcribing a stretch of speech; its words (or none) are on the way."""
+        self.transcriptions_in_flight += 1
+
+    def on_transcription_empty(self) -> None:
+        """A transcription ended with no words: nothing will arrive for it."""
+        self._transcription_landed()
+        self.fire("transcription_idle")
+
     def on_transcript(self, text: str) -> None:
+        self._transcription_landed()
         self.fire("transcript", text=text)
+
+    def on_end_of_turn_prediction(self, probability: float | None, seq: int) -> None:
+        """The end-of-turn model's answer for the pause `seq`; None when the model failed."""
+        if seq == self.endpoint_seq:
+            self.fire("end_of_turn_predicted", probability=probability)
 
     def on_agent_audio_started(self) -> None:
         self.fire("agent_audio_started")
@@ -150,10 +219,21 @@ class TurnTaking:
         # hang-up must not raise).
         self.machine.events[event].trigger(self, **kwargs)
 
+    def _transcription_landed(self) -> None:
+        # A streaming STT reports no starts: its transcripts leave nothing in flight.
+        self.transcriptions_in_flight = max(0, self.transcriptions_in_flight - 1)
+
     # Used by the registry below.
 
     def emit(self, command: Command) -> None:
         self._on_command(command)
+
+    def dismiss(self, reason: str, transcript: str) -> None:
+        self._on_dismissed(Dismissal(reason, transcript))
+
+    def nothing_in_flight(self) -> bool:
+        """Nothing the caller said is still being heard or transcribed."""
+        return self.transcriptions_in_flight == 0 and not self.caller_speaking
 
     def meaningful_words(self, text: str) -> list[str]:
         words = _words(text)
@@ -161,6 +241,31 @@ class TurnTaking:
 
     def threshold(self) -> BargeInThreshold:
         return self.config.barge_in[self.barge_in_origin or "agent_speaking"]
+
+    def start_endpointing(self) -> None:
+        self.endpoint_seq += 1
+        self._endpoint_due = False
+        ended = self.speech_ended_at
+        self._pause_started_at = (
+            ended if ended is not None and not self.caller_speaking else self._clock.now()
+        )
+
+    def arm_endpoint_timer(self, probability: float | None) -> None:
+        wait = self.config.end_of_turn.wait_s(probability)
+        remaining = max(0.0, self._pause_started_at + wait - self._clock.now())
+        seq = self.endpoint_seq
+        self._clock.call_later(remaining, lambda: self.end_endpoint_wait(seq))
+
+    def end_endpoint_wait(self, seq: int) -> None:
+        """The wait after the pause `seq` is over: the turn may close now, or when its words land."""
+        if seq == self.endpoint_seq and not self._endpoint_due:
+            self._endpoint_due = True
+            self.fire("endpoint_timeout")
+
+    def recheck_endpoint(self) -> None:
+        """After the wait, a transcript or the STT falling idle may now complete the turn."""
+        if self._endpoint_due:
+            self.fire("endpoint_timeout")
 
     def arm_barge_in_timer(self) -> None:
         started = self.speech_started_at if self.speech_started_at is not None else self._clock.now()
@@ -177,8 +282,15 @@ class TurnTaking:
         if self.caller_speaking:
             self.fire("barge_in_threshold")
 
+    def now(self) -> float:
+        return self._clock.now()
+
 
 registry = Registry()
+
+# A barge-in candidate with no words for this long, once nothing is left to transcribe, is noise
+# (the chart's `after: 3000` on barge_in_candidate; this is the same bound when the STT finishes later).
+BARGE_IN_NOISE_S = 3.0
 
 
 def _model(ctx: Context) -> TurnTaking:
@@ -217,11 +329,26 @@ def _pause_agent(ctx: Context) -> None:
     model.emit(Command.PAUSE_AGENT)
 
 
-@registry.action("discard_turn")
-def _discard_turn(ctx: Context) -> None:
+@registry.action("dismiss_backchannel")
+def _dismiss_backchannel(ctx: Context) -> None:
+    # livekit holds the words for the next commit: clear them (safe now: nothing is in flight).
     model = _model(ctx)
+    model.dismiss("backchannel", " ".join([*model.transcript_buffer, _text(ctx).strip()]).strip())
     model.transcript_buffer.clear()
     model.emit(Command.DISCARD_TURN)
+
+
+@registry.action("dismiss_noise")
+def _dismiss_noise(ctx: Context) -> None:
+    # No words: livekit holds nothing to clear, and clearing would restart its STT. Words buffered
+    # from earlier (late transcripts) are not this noise's: they stay for the next turn.
+    model = _model(ctx)
+    heard = " ".join(model.transcript_buffer)
+    if _words(heard):
+        model.dismiss("noise", "")
+    else:
+        model.dismiss("noise", heard)
+        model.transcript_buffer.clear()
 
 
 @registry.action("commit_turn")
@@ -239,18 +366,35 @@ def _buffer_transcript(ctx: Context) -> None:
         _model(ctx).transcript_buffer.append(text)
 
 
-@registry.action("replay_buffered_transcript")
-def _replay_buffered_transcript(ctx: Context) -> None:
-    # A final transcript that arrived before the VAD's end of speech must still close the turn.
+@registry.action("predict_end_of_turn")
+def _predict_end_of_turn(ctx: Context) -> None:
     model = _model(ctx)
-    if model.transcript_buffer:
-        model.fire("transcript", text="")
+    model.start_endpointing()
+    model.emit(Command.PREDICT_END_OF_TURN)
+
+
+@registry.action("arm_endpoint_timer")
+def _arm_endpoint_timer(ctx: Context) -> None:
+    probability = ctx.kwargs.get("probability")
+    _model(ctx).arm_endpoint_timer(float(probability) if isinstance(probability, float | int) else None)
+
+
+@registry.action("endpoint_deadline")
+def _endpoint_deadline(ctx: Context) -> None:
+    model = _model(ctx)
+    model.end_endpoint_wait(model.endpoint_seq)
+
+
+@registry.action("recheck_endpoint")
+def _recheck_endpoint(ctx: Context) -> None:
+    _model(ctx).recheck_endpoint()
 
 
 @registry.action("arm_barge_in_timer")
 def _arm_barge_in_timer(ctx: Context) -> None:
     model = _model(ctx)
     model.barge_in_origin = ctx.source
+    model.barge_in_started_at = model.now()
     model.agent_audio_during_barge_in = False
     model.arm_barge_in_timer()
 
@@ -272,15 +416,21 @@ def _has_words(ctx: Context) -> bool:
     return bool(_words(" ".join([*model.transcript_buffer, _text(ctx)])))
 
 
+@registry.guard("transcription_idle")
+def _transcription_idle(ctx: Context) -> bool:
+    return _model(ctx).nothing_in_flight()
+
+
+@registry.guard("barge_in_expired")
+def _barge_in_expired(ctx: Context) -> bool:
+    model = _model(ctx)
+    return model.nothing_in_flight() and model.now() - model.barge_in_started_at >= BARGE_IN_NOISE_S
+
+
 @registry.guard("is_interruption")
 def _is_interruption(ctx: Context) -> bool:
     model = _model(ctx)
     return len(model.meaningful_words(_text(ctx))) >= model.threshold().min_words
-
-
-@registry.guard("is_false_alarm")
-def _is_false_alarm(ctx: Context) -> bool:
-    return not _is_interruption(ctx)
 
 
 @registry.guard("came_from_agent_speaking")

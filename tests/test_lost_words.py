@@ -1,0 +1,85 @@
+"""A caller who pauses after a greeting keeps every word: one turn, answered once (issue 13)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rapport.settings import Settings
+from realtime.call import CallFactory
+from realtime.session import Models
+from realtime.transports.scenario import load_scenario
+from realtime.transports.scripted import run_scripted_call
+
+# A voice whisper tiny.en hears "Dana" in (most espeak voices come out as "Hi data", "high beta").
+VOICE = "en-gb-x-rp"
+PAUSE_S = 0.6
+
+
+def _say(text: str, out: Path) -> Path:
+    raw = out.with_suffix(".raw.wav")
+    subprocess.run(["espeak-ng", "-v", VOICE, "-s", "140", "-w", str(raw), text], check=True)
+    # espeak pads each clip with silence; trimmed, the pause between the clips is exactly PAUSE_S.
+    trim = ["silence", "1", "0.01", "0.5%", "reverse", "silence", "1", "0.01", "0.5%", "reverse"]
+    subprocess.run(["sox", str(raw), str(out), *trim], check=True)
+    return out
+
+
+@pytest.fixture
+def caller_wav(tmp_path: Path) -> Path:
+    greeting = _say("Hi, Dana.", tmp_path / "greeting.wav")
+    rest = _say("this is Sam from Routewise. Do you have two minutes?", tmp_path / "rest.wav")
+    silence = tmp_path / "silence.wav"
+    subprocess.run(
+        ["sox", "-n", "-r", "22050", "-c", "1", str(silence), "trim", "0", str(PAUSE_S)], check=True
+    )
+    out = tmp_path / "caller.wav"
+    subprocess.run(["sox", str(greeting), str(silence), str(rest), str(out)], check=True)
+    return out
+
+
+@pytest.fixture
+async def report(settings: Settings, models: Models, caller_wav: Path) -> dict[str, Any]:
+    scenario = caller_wav.parent / "pause.yaml"
+    # The pause first: the caller speaks once the greeting is over.
+    scenario.write_text(
+        "statechart: sales_roleplay\ncaller:\n  turns:\n"
+        f"    - pause_ms: 1500\n    - audio: {caller_wav.name}\n",
+        encoding="utf-8",
+    )
+    calls = CallFactory.create(settings, models)
+    # As `rapport up` does before its first caller: nothing loads while the caller talks.
+    await calls.warm_up()
+    return (await run_scripted_call(load_scenario(scenario), calls)).data
+
+
+def _turn_taking(report: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return [
+        (e["event"], e["source"], e["dest"])
+        for e in report["events"]
+        if e["type"] == "machine_transition" and e["machine"] == "turn_taking"
+    ]
+
+
+def test_a_pause_after_a_greeting_keeps_one_whole_turn_answered_once(report: dict[str, Any]) -> None:
+    """ "Hi, Dana." + 600 ms + "this is Sam ... two minutes?" is one caller turn holding both ends of
+    what was said: the pause neither commits a turn nor becomes a barge-in, no speech is dismissed,
+    and the agent starts one reply after it."""
+    caller_said = [m["text"] for m in report["llm_context"] if m["role"] == "user" and m["text"].strip()]
+    assert len(caller_said) == 1, caller_said
+    assert "dana" in caller_said[0].lower(), caller_said
+    assert re.search(r"\b(two|2) minutes\b", caller_said[0].lower()), caller_said
+    assert [e["type"] for e in report["events"]].count("caller_utterance") == 1
+    assert not [e for e in report["events"] if e["type"] == "speech_dismissed"]
+    transitions = _turn_taking(report)
+    commits = [i for i, t in enumerate(transitions) if t[1:] == ("endpointing", "thinking")]
+    assert len(commits) == 1, transitions
+    # The caller went on after the pause: endpointing gave the floor back to the same turn.
+    assert ("speech_started", "endpointing", "user_speaking") in transitions[: commits[0]]
+    after_commit = transitions[commits[0] :]
+    assert not [t for t in after_commit if t[2] in ("barge_in_candidate", "interrupted")], after_commit
+    assert [t[0] for t in after_commit].count("agent_audio_started") == 1, after_commit
