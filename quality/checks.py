@@ -15,7 +15,7 @@ from difflib import SequenceMatcher
 from enum import StrEnum
 
 from quality.lexicon import english_words
-from quality.text import words
+from quality.text import join_compounds, words
 from quality.wer import align
 
 __all__ = [
@@ -107,7 +107,8 @@ def caller_wer(turns: Sequence[Turn]) -> float:
     summed over turns, divided by the script's words), after `quality.text.words` normalisation."""
     errors = total = 0
     for _, turn in _callers(turns):
-        result = align(words(" ".join(turn.said)), words(turn.heard))
+        said = words(" ".join(turn.said))
+        result = align(said, join_compounds(words(turn.heard), said))
         errors += result.errors
         total += result.reference_words
     return errors / total if total else 0.0
@@ -122,7 +123,8 @@ def missing_sentences(turns: Sequence[Turn]) -> list[Finding]:
     found: list[Finding] = []
     for index, turn in _callers(turns):
         units = [s for phrase in turn.said for s in _sentences(phrase)]
-        heard = align([w for u in units for w in words(u)], words(turn.heard)).heard
+        said = [w for u in units for w in words(u)]
+        heard = align(said, join_compounds(words(turn.heard), said)).heard
         start = 0
         for unit in units:
             size = len(words(unit))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["number_words", "words"]
+__all__ = ["join_compounds", "number_words", "words"]
 
 _ONES = [
     "zero",
@@ -75,4 +75,17 @@ def words(text: str) -> list[str]:
         elif word == "and" and out and out[-1] in _SCALE_WORDS and following in _ONES + _TENS:
             continue
         out.append(_SAME.get(word, word))
+    return out
+
+
+def join_compounds(heard: list[str], said: list[str]) -> list[str]:
+    """`heard` with two neighbouring words joined where the script has them as one ("route wise"
+    for "Routewise"): a speller's split, not a word lost."""
+    vocabulary = set(said)
+    out: list[str] = []
+    for word in heard:
+        if out and out[-1] + word in vocabulary and not {out[-1], word} <= vocabulary:
+            out[-1] += word
+        else:
+            out.append(word)
     return out

@@ -24,7 +24,7 @@ class Alignment:
 
 
 def align(reference: Sequence[str], hypothesis: Sequence[str]) -> Alignment:
-    """Levenshtein over words (substitutions, deletions, insertions all cost 1), with the path back."""
+    """Levenshtein over words (substitutions, deletions, insertions all cost 1)."""
     rows, cols = len(reference) + 1, len(hypothesis) + 1
     cost = [[0] * cols for _ in range(rows)]
     for i in range(rows):
@@ -39,15 +39,30 @@ def align(reference: Sequence[str], hypothesis: Sequence[str]) -> Alignment:
                 cost[i - 1][j] + 1,
                 cost[i][j - 1] + 1,
             )
+    return Alignment(
+        errors=cost[-1][-1], reference_words=len(reference), heard=_in_order(reference, hypothesis)
+    )
+
+
+def _in_order(reference: Sequence[str], hypothesis: Sequence[str]) -> tuple[bool, ...]:
+    """Which reference words arrived, in order: a longest common subsequence. (The edit path would
+    do, but among equally short paths it may pair a word with a substitution instead of its match.)"""
+    rows, cols = len(reference) + 1, len(hypothesis) + 1
+    common = [[0] * cols for _ in range(rows)]
+    for i in range(1, rows):
+        for j in range(1, cols):
+            if reference[i - 1] == hypothesis[j - 1]:
+                common[i][j] = common[i - 1][j - 1] + 1
+            else:
+                common[i][j] = max(common[i - 1][j], common[i][j - 1])
     heard = [False] * len(reference)
     i, j = rows - 1, cols - 1
     while i > 0 and j > 0:
-        same = reference[i - 1] == hypothesis[j - 1]
-        if cost[i][j] == cost[i - 1][j - 1] + (0 if same else 1):
-            heard[i - 1] = same
+        if reference[i - 1] == hypothesis[j - 1]:
+            heard[i - 1] = True
             i, j = i - 1, j - 1
-        elif cost[i][j] == cost[i - 1][j] + 1:
+        elif common[i - 1][j] >= common[i][j - 1]:
             i -= 1
         else:
             j -= 1
-    return Alignment(errors=cost[-1][-1], reference_words=len(reference), heard=tuple(heard))
+    return tuple(heard)

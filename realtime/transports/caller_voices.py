@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,33 @@ def _run(binary: str, args: list[str], what: str) -> None:
         )
 
 
+@lru_cache(maxsize=2)
+def _espeak_names(kind: str) -> frozenset[str]:
+    """The languages and voice files `espeak-ng --voices` lists ("en-gb-scotland"), or with kind
+    "variant" the variants ("m3" from "!v/m3")."""
+    listing = subprocess.run(
+        ["espeak-ng", f"--voices={kind}" if kind else "--voices"],
+        capture_output=True,
+        text=True,
+        timeout=_TIMEOUT_S,
+        check=True,
+    ).stdout.splitlines()[1:]
+    columns = [line.split() for line in listing if len(line.split()) >= 5]
+    return frozenset(name.removeprefix("!v/") for c in columns for name in (c[1], c[4]))
+
+
+def _check_voice(name: str, what: str) -> None:
+    # espeak-ng reads an unknown voice with a known prefix ("en-gb-scotlnd") as plain "en" without
+    # a word: a typo would silently be another accent.
+    language, _, variant = name.partition("+")
+    if language not in _espeak_names(""):
+        raise CallerVoiceError(f"{what}: espeak-ng has no voice {language!r} (espeak-ng --voices lists them)")
+    if variant and variant not in _espeak_names("variant"):
+        raise CallerVoiceError(
+            f"{what}: espeak-ng has no variant {variant!r} (espeak-ng --voices=variant lists them)"
+        )
+
+
 def _read(path: Path, binary: str, what: str) -> np.ndarray:
     try:
         return read_audio(path, rate=RATE)
@@ -50,7 +78,10 @@ def _read(path: Path, binary: str, what: str) -> np.ndarray:
 
 def _espeak(text: str, voice: CallerVoice, work: Path, what: str) -> np.ndarray:
     out = work / "phrase.wav"
-    args = ["-v", voice.name or "en-us", "-w", str(out)]
+    name = voice.name or "en-us"
+    if shutil.which("espeak-ng") is not None:
+        _check_voice(name, what)
+    args = ["-v", name, "-w", str(out)]
     if voice.speed_wpm is not None:
         args += ["-s", str(voice.speed_wpm)]
     # "--" keeps a phrase that starts with a dash from being read as an option.

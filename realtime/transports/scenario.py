@@ -150,11 +150,9 @@ class Turn:
     barge_in_after_ms: int | None = None
 
     @property
-    def reference(self) -> str | None:
-        """What a `say:` turn says, without its pause markers: the text its transcript is held to."""
-        if self.say is None:
-            return None
-        return " ".join(p for p in spoken_parts(self.say) if isinstance(p, str))
+    def phrases(self) -> tuple[str, ...]:
+        """What a `say:` turn says, split where the caller pauses: the text its transcript is held to."""
+        return tuple(p for p in spoken_parts(self.say) if isinstance(p, str)) if self.say is not None else ()
 
 
 @dataclass(frozen=True)
