@@ -11,7 +11,15 @@ import numpy as np
 import pytest
 
 from realtime.audio_files import AudioFileError, read_audio, trim_silence
-from realtime.transports.scenario import ScenarioError, load_scenario
+from realtime.transports.scenario import (
+    CallerVoice,
+    Noise,
+    Pause,
+    Recording,
+    ScenarioError,
+    load_scenario,
+    spoken_parts,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,6 +82,16 @@ def test_a_missing_wav_is_named_with_its_field(tmp_path: Path) -> None:
         ("statechart: x\ncaller:\n  turns:\n    - sya: Hi\n", "caller.turns[0].sya"),
         ("statechart: x\ncaller:\n  turns:\n    - pause_ms: -5\n", "caller.turns[0].pause_ms"),
         ("statechart: x\ncaller:\n  turns: []\n", "caller.turns"),
+        ("statechart: x\ncaller:\n  voice: espeak\n  turns:\n    - say: Hi\n", "caller.voice"),
+        ("statechart: x\ncaller:\n  speed_wpm: 150\n  turns:\n    - say: Hi\n", "caller"),
+        ("statechart: x\ncaller:\n  noise: {snr: 15}\n  turns:\n    - say: Hi\n", "caller.noise.snr"),
+        (
+            "statechart: x\ncaller:\n  recording: {rate: 44100, channels: 3}\n  turns:\n    - say: Hi\n",
+            "caller.recording.channels",
+        ),
+        ('statechart: x\ncaller:\n  turns:\n    - say: "Hi [pause]"\n', "caller.turns[0].say"),
+        ('statechart: x\ncaller:\n  turns:\n    - say: "Hi [pause 60000] there"\n', "caller.turns[0].say"),
+        ('statechart: x\ncaller:\n  turns:\n    - say: "[pause 500]"\n', "caller.turns[0].say"),
     ],
 )
 def test_invalid_fields_are_named(tmp_path: Path, body: str, field: str) -> None:
@@ -83,6 +101,34 @@ def test_invalid_fields_are_named(tmp_path: Path, body: str, field: str) -> None
         load_scenario(path)
     assert str(err.value).startswith(str(path))
     assert field in str(err.value)
+
+
+def test_a_caller_voice_pauses_noise_and_recording_load(tmp_path: Path) -> None:
+    """An espeak-ng voice with its speed, noise and a recording format load; a `say:` line keeps its
+    pause markers, and its phrases (the reference text) are the words either side of them."""
+    scenario = load_scenario(
+        _write(
+            tmp_path / "s.yaml",
+            "statechart: sales_roleplay\ncaller:\n"
+            '  voice: "espeak-ng:en-gb-scotland+m3"\n  speed_wpm: 150\n'
+            "  noise: {snr_db: 15}\n  recording: {rate: 44100, channels: 2}\n"
+            '  turns:\n    - say: "Hi Dana, [pause 600] this is Sam."\n    - pause_ms: 500\n',
+        )
+    )
+    assert scenario.voice == CallerVoice("espeak-ng", "en-gb-scotland+m3", 150)
+    assert scenario.noise == Noise(15)
+    assert scenario.recording == Recording(44100, 2)
+    assert scenario.turns[0].say == "Hi Dana, [pause 600] this is Sam."
+    assert scenario.turns[0].phrases == ("Hi Dana,", "this is Sam.")
+    assert spoken_parts("Hi Dana, [pause 600] this is Sam.") == ("Hi Dana,", Pause(600), "this is Sam.")
+    assert scenario.turns[1].phrases == ()
+
+
+def test_the_default_caller_voice_is_piper(tmp_path: Path) -> None:
+    """Without a voice the caller speaks in the bundled Piper voice, clean, as before."""
+    scenario = load_scenario(_write(tmp_path / "s.yaml", "statechart: x\ncaller:\n  turns:\n    - say: Hi\n"))
+    assert scenario.voice == CallerVoice()
+    assert scenario.noise is None and scenario.recording is None
 
 
 def test_yaml_syntax_errors_carry_line_and_column(tmp_path: Path) -> None:
