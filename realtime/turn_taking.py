@@ -160,7 +160,6 @@ class TurnTaking:
         self._pause_started_at = 0.0
         self._endpoint_due = False
         self.barge_in_origin: str | None = None
-        self.barge_in_started_at = 0.0
         self.agent_audio_during_barge_in = False
         self._barge_in_timer: Cancellable | None = None
         self.machine = build_machine(chart, self, registry, clock=clock, on_transition=on_transition)
@@ -184,11 +183,12 @@ class TurnTaking:
     def on_transcription_started(self) -> None:
         """The STT began transcribing a stretch of speech; its words (or none) are on the way."""
         self.transcriptions_in_flight += 1
+        self.fire("transcription_started")
 
     def on_transcription_empty(self) -> None:
         """A transcription ended with no words: nothing will arrive for it."""
         self._transcription_landed()
-        self.fire("transcription_idle")
+        self.fire("transcription_empty")
 
     def on_transcript(self, text: str) -> None:
         self._transcription_landed()
@@ -252,9 +252,12 @@ class TurnTaking:
 
     def arm_endpoint_timer(self, probability: float | None) -> None:
         wait = self.config.end_of_turn.wait_s(probability)
-        remaining = max(0.0, self._pause_started_at + wait - self._clock.now())
+        remaining = self._pause_started_at + wait - self._clock.now()
         seq = self.endpoint_seq
-        self._clock.call_later(remaining, lambda: self.end_endpoint_wait(seq))
+        if remaining <= 0:
+            self.end_endpoint_wait(seq)
+        else:
+            self._clock.call_later(remaining, lambda: self.end_endpoint_wait(seq))
 
     def end_endpoint_wait(self, seq: int) -> None:
         """The wait after the pause `seq` is over: the turn may close now, or when its words land."""
@@ -287,10 +290,6 @@ class TurnTaking:
 
 
 registry = Registry()
-
-# A barge-in candidate with no words for this long, once nothing is left to transcribe, is noise
-# (the chart's `after: 3000` on barge_in_candidate; this is the same bound when the STT finishes later).
-BARGE_IN_NOISE_S = 3.0
 
 
 def _model(ctx: Context) -> TurnTaking:
@@ -394,7 +393,6 @@ def _recheck_endpoint(ctx: Context) -> None:
 def _arm_barge_in_timer(ctx: Context) -> None:
     model = _model(ctx)
     model.barge_in_origin = ctx.source
-    model.barge_in_started_at = model.now()
     model.agent_audio_during_barge_in = False
     model.arm_barge_in_timer()
 
@@ -419,12 +417,6 @@ def _has_words(ctx: Context) -> bool:
 @registry.guard("transcription_idle")
 def _transcription_idle(ctx: Context) -> bool:
     return _model(ctx).nothing_in_flight()
-
-
-@registry.guard("barge_in_expired")
-def _barge_in_expired(ctx: Context) -> bool:
-    model = _model(ctx)
-    return model.nothing_in_flight() and model.now() - model.barge_in_started_at >= BARGE_IN_NOISE_S
 
 
 @registry.guard("is_interruption")

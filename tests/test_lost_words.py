@@ -22,7 +22,7 @@ PAUSE_S = 0.6
 
 def _say(text: str, out: Path) -> Path:
     raw = out.with_suffix(".raw.wav")
-    subprocess.run(["espeak-ng", "-v", VOICE, "-s", "140", "-w", str(raw), text], check=True)
+    subprocess.run(["espeak-ng", "-v", VOICE, "-s", "170", "-w", str(raw), text], check=True)
     # espeak pads each clip with silence; trimmed, the pause between the clips is exactly PAUSE_S.
     trim = ["silence", "1", "0.01", "0.5%", "reverse", "silence", "1", "0.01", "0.5%", "reverse"]
     subprocess.run(["sox", str(raw), str(out), *trim], check=True)

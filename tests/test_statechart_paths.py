@@ -131,7 +131,12 @@ def test_the_turn_taking_chart_is_driven_on_a_manual_clock() -> None:
     taken = {
         (t["source"], t["event"], t["target"], tuple(t["guards"])): t["taken"] for t in report["transitions"]
     }
-    assert taken[("barge_in_candidate", "after_3000ms", "thinking", ("came_from_thinking",))] >= 1
+    assert (
+        taken[
+            ("barge_in_candidate", "after_3000ms", "thinking", ("transcription_idle", "came_from_thinking"))
+        ]
+        >= 1
+    )
     assert taken[("interrupted", "interrupt_done", "endpointing", ())] >= 1
 
 
