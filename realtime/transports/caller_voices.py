@@ -31,9 +31,13 @@ class CallerVoiceError(RuntimeError):
     """A caller's audio could not be made; the message names the binary and what it was making."""
 
 
-def _run(binary: str, args: list[str], what: str) -> None:
+def _require(binary: str, what: str) -> None:
     if shutil.which(binary) is None:
         raise CallerVoiceError(f"{what}: {binary} is not installed (apt-get install {binary})")
+
+
+def _run(binary: str, args: list[str], what: str) -> None:
+    _require(binary, what)
     result = subprocess.run([binary, *args], capture_output=True, text=True, timeout=_TIMEOUT_S)
     if result.returncode != 0:
         detail = result.stderr.strip().splitlines()
@@ -79,8 +83,8 @@ def _read(path: Path, binary: str, what: str) -> np.ndarray:
 def _espeak(text: str, voice: CallerVoice, work: Path, what: str) -> np.ndarray:
     out = work / "phrase.wav"
     name = voice.name or "en-us"
-    if shutil.which("espeak-ng") is not None:
-        _check_voice(name, what)
+    _require("espeak-ng", what)
+    _check_voice(name, what)
     args = ["-v", name, "-w", str(out)]
     if voice.speed_wpm is not None:
         args += ["-s", str(voice.speed_wpm)]
