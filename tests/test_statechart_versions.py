@@ -98,7 +98,11 @@ async def test_an_edit_reaches_new_calls_and_never_a_call_in_progress(tmp_path: 
     try:
         before = first.agent.current_instructions()
         _edit(tmp_path / "sales_roleplay.yaml", "Be polite but guarded", "Be warm and open")
-        _edit(tmp_path / "turn_taking.yaml", "2500: {target: listening", "2600: {target: listening")
+        _edit(
+            tmp_path / "turn_taking.yaml",
+            "2000: {actions: [endpoint_deadline]}",
+            "2100: {actions: [endpoint_deadline]}",
+        )
         second = await _new_call(calls, second_events)
         try:
             assert first.agent.current_instructions() == before and "polite but guarded" in before
@@ -109,10 +113,10 @@ async def test_an_edit_reaches_new_calls_and_never_a_call_in_progress(tmp_path: 
             assert old.turn_taking_version != new.turn_taking_version
             assert new.turn_taking_version == content_version((tmp_path / "turn_taking.yaml").read_bytes())
             delays = [t.after_ms for t in first.turns.chart.state("endpointing").transitions if t.after_ms]
-            assert delays == [2500]
+            assert delays == [2000]
             assert [
                 t.after_ms for t in second.turns.chart.state("endpointing").transitions if t.after_ms
-            ] == [2600]
+            ] == [2100]
             # The running call still moves through its own chart.
             await first.agent.move("rep_stated_purpose")
             assert first.agent.stage == "discovery"
