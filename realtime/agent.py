@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterable, Callable, Mapping
 from typing import Any
 
-from livekit.agents import Agent, llm
+from livekit.agents import Agent, FlushSentinel, ModelSettings, llm
 from livekit.agents.voice.generation import update_instructions
 
 from realtime.knowledge import CallKnowledge, Retrieved
+from realtime.persona import Persona
 from statecharts.build import build_machine, stage_tools
 from statecharts.clock import Clock
 from statecharts.records import Statechart, TransitionRecord
@@ -73,7 +74,12 @@ class StageAgent(Agent):
 
         self.machine = build_machine(chart, self.conversation, registry, clock=clock, on_transition=moved)
         self._shown = self.stage
-        super().__init__(instructions=self.current_instructions(), tools=self.current_tools())
+        self.persona = Persona.from_settings(chart.settings)
+        super().__init__(
+            instructions=self.current_instructions(),
+            tools=self.current_tools(),
+            chat_ctx=self.persona.earlier_call(),
+        )
 
     @property
     def stage(self) -> str:
@@ -89,14 +95,7 @@ class StageAgent(Agent):
         # A nested stage's instructions follow its enclosing stages' (the general before the specific).
         stages = [state.instructions or "" for state in self.chart.lineage(self.stage)]
         # The stage's instructions come last: what every stage shares stays llama.cpp's cached prefix.
-        return "\n\n".join(part for part in (role, _STYLE, self._examples(), *stages) if part)
-
-    def _examples(self) -> str:
-        examples = self.chart.settings.get("example_replies") or []
-        if not isinstance(examples, list) or not examples:
-            return ""
-        lines = [f"Caller: {e['caller']}\nYou: {e['agent']}" for e in examples if isinstance(e, dict)]
-        return "Examples of your replies, from other calls:\n" + "\n".join(lines)
+        return "\n\n".join(part for part in (role, _STYLE, *stages) if part)
 
     def current_tools(self) -> list[llm.Tool | llm.Toolset]:
         tools: list[llm.Tool | llm.Toolset] = [
@@ -125,10 +124,20 @@ class StageAgent(Agent):
 
     async def on_enter(self) -> None:
         """A local model evaluates the instructions while the greeting plays, not after the caller's turn."""
+        self._prefill = asyncio.get_running_loop().create_task(self.prefill())
+
+    async def prefill(self) -> None:
+        """Evaluate the chat so far into a local model's cache (no-op for a hosted LLM), framed as
+        the next reply's request will be, so that request finds all of it cached."""
         prefill = getattr(self.session.llm, "prefill", None)
         if prefill is not None:
             tools = [tool for tool in self.tools if isinstance(tool, llm.Tool)]
-            self._prefill = asyncio.get_running_loop().create_task(prefill(self.chat_ctx, tools))
+            await prefill(self.persona.framed(self.chat_ctx), tools)
+
+    def llm_node(
+        self, chat_ctx: llm.ChatContext, tools: list[llm.Tool], model_settings: ModelSettings
+    ) -> AsyncIterable[llm.ChatChunk | str | FlushSentinel]:
+        return Agent.default.llm_node(self, self.persona.framed(chat_ctx), tools, model_settings)
 
     async def on_user_turn_completed(self, turn_ctx: llm.ChatContext, new_message: llm.ChatMessage) -> None:
         """A trigger the caller's words fire moves the stage before the reply; then passages from

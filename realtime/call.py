@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from livekit import rtc
-from livekit.agents.llm import Tool
 from livekit.agents.voice.events import ConversationItemAddedEvent, FunctionToolsExecutedEvent
 from temporalio.client import Client
 
@@ -37,7 +36,6 @@ from realtime.events import (
 from realtime.gc_pauses import freeze_start_up
 from realtime.knowledge import CallKnowledge, Retrieved
 from realtime.metrics import call_metrics
-from realtime.plugins.llama_llm import LlamaLLM
 from realtime.recorder import EventRecorder
 from realtime.session import Models, build_session
 from realtime.tools import conversation_registry
@@ -250,9 +248,7 @@ class Call:
                 # words, ahead of the reply rather than with it.
                 await speech.wait_for_playout()
             await self.agent.add_context(text)
-            if isinstance(self.session.llm, LlamaLLM):
-                tools = [tool for tool in self.agent.tools if isinstance(tool, Tool)]
-                await self.session.llm.prefill(self.agent.chat_ctx, tools)
+            await self.agent.prefill()
         account = lookup.context.account if lookup.context is not None else None
         self._emit(CrmContextJoined(self.clock.now(), lookup.status, account, text, lookup.error))
         log.info("call.crm_context", call_id=self.call_id, status=lookup.status)
