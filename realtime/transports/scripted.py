@@ -166,6 +166,10 @@ async def run_scripted_call(
                     # The script still runs, but what it tests (talking over the agent) did not happen.
                     log.warning("scripted.reply_over_before_barge_in", turn=index)
             else:
+                if not caller_turns and call.agent.greeting:
+                    # The greeting may not have started yet (its synthesis under load): an idle
+                    # agent then is not one that has finished speaking.
+                    await _until(_replies_beyond(call, 0), REPLY_TIMEOUT_S)
                 await _wait_idle(call, NATURAL_GAP_S, REPLY_TIMEOUT_S)
             caller_turns.append(_CallerTurn(turn=turn, utterance=audio_in.say(pcm)))
             await caller_turns[-1].utterance.done.wait()
