@@ -13,6 +13,7 @@ from collections.abc import AsyncIterable, Callable, Mapping
 from typing import Any
 
 from livekit.agents import Agent, FlushSentinel, ModelSettings, llm
+from livekit.agents.voice.events import ConversationItemAddedEvent
 from livekit.agents.voice.generation import update_instructions
 
 from realtime.knowledge import CallKnowledge, Retrieved
@@ -123,8 +124,14 @@ class StageAgent(Agent):
         return list(dict.fromkeys(names))
 
     async def on_enter(self) -> None:
-        """A local model evaluates the instructions while the greeting plays, not after the caller's turn."""
+        """A local model evaluates the instructions while the greeting plays, and each reply once it
+        is in the chat (as the caller heard it), while the caller listens: not after their turn."""
+        self.session.on("conversation_item_added", self._on_item_added)
         self._prefill = asyncio.get_running_loop().create_task(self.prefill())
+
+    def _on_item_added(self, ev: ConversationItemAddedEvent) -> None:
+        if isinstance(ev.item, llm.ChatMessage) and ev.item.role == "assistant":
+            self._prefill = asyncio.get_running_loop().create_task(self.prefill())
 
     async def prefill(self) -> None:
         """Evaluate the chat so far into a local model's cache (no-op for a hosted LLM), framed as

@@ -163,8 +163,8 @@ def test_the_first_clause_is_cut_short_so_audio_starts_early() -> None:
     pieces: list[str] = []
     for token in ["Well", " I", " do", " not", " really", " know", " what", " you", " mean."]:
         pieces += splitter.push(token)
-    assert pieces == ["Well I do not"]
-    assert splitter.flush() == ["really know what you mean."]
+    assert pieces == ["Well I"]
+    assert splitter.flush() == ["do not really know what you mean."]
 
 
 def test_a_fact_joining_mid_call_is_background_after_the_instructions() -> None:

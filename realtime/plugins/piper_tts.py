@@ -24,7 +24,10 @@ __all__ = ["PiperTTS", "SpokenWord", "load_voice", "synthesize_pcm"]
 # costs prosody for no gain, since one clause synthesises in a fraction of its duration.
 _CLAUSE_END = re.compile(r"[,;:.!?]+[\"')\]]*\s|\n")
 _MAX_CLAUSE_WORDS = 12
-_FIRST_CLAUSE_WORDS = 4
+# The reply's first words wait on the LLM, not on synthesis: the local 1.5B model writes about six
+# words a second, so each word held back before the first audio costs the caller ~170 ms. Two
+# words play for longer than the model takes to write the next clause.
+_FIRST_CLAUSE_WORDS = 2
 _WORD_SPLIT = re.compile(r"\s+")
 
 
