@@ -30,6 +30,7 @@ import asyncpg
 from bench.report import RESULTS, machine_line, percentile, write_section
 from bench.stack import bench_stack
 from rapport.logs import configure_logging
+from rapport.settings import Settings
 from realtime.transports.scenario import Scenario, load_scenario
 from realtime.transports.scripted import run_scripted_call
 from tests.workflow_calls import post_call_result
@@ -89,8 +90,8 @@ def render(samples: dict[str, list[float]], calls: int) -> str:
             "`.venv/bin/python -m bench.scorecard_ready`. " + machine_line(),
             f"{calls} calls (the first four caller turns of `bench/scenarios/discovery_call.yaml`), "
             "one after another, through the whole stack; the worker in the same process scores with "
-            "the local Gemma 3 270M (7 yes/no checks of `scoring/rubrics/sales_call.yaml`, then the "
-            "summary). Seconds from the hang-up, from the store's timestamps.",
+            f"the local {Settings.from_env().local_judge_llm} (the checks of "
+            "`scoring/rubrics/sales_call.yaml`, then the summary). Seconds from the hang-up, from the store's timestamps.",
             "",
             "| stage | calls | p50 s | p95 s | max s |",
             "|---|---|---|---|---|",

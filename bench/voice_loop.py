@@ -101,7 +101,8 @@ def render(results: dict[str, Samples], calls: int) -> str:
         "## Voice loop, from the caller's side",
         "",
         "`.venv/bin/python -m bench.voice_loop`. " + machine_line(),
-        "Embedded models: faster-whisper tiny.en int8, Gemma 3 270M Q4_K_M, Piper joe, Silero VAD.",
+        f"Embedded models: faster-whisper tiny.en int8, {Settings.from_env().local_llm} Q4_K_M, Piper joe, "
+        "Silero VAD.",
         "",
         f"`bench/scenarios/discovery_call.yaml`, {calls} calls per configuration, in one run. "
         "Voice-to-voice: end of the caller's audio to the first agent audio frame it receives. "
