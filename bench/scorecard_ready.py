@@ -91,7 +91,8 @@ def render(samples: dict[str, list[float]], calls: int) -> str:
             f"{calls} calls (the first four caller turns of `bench/scenarios/discovery_call.yaml`), "
             "one after another, through the whole stack; the worker in the same process scores with "
             f"the local {Settings.from_env().local_judge_llm} (the checks of "
-            "`scoring/rubrics/sales_call.yaml`, then the summary). Seconds from the hang-up, from the store's timestamps.",
+            "`scoring/rubrics/sales_call.yaml`, then the summary). Seconds from the hang-up, from the "
+            "store's timestamps.",
             "",
             "| stage | calls | p50 s | p95 s | max s |",
             "|---|---|---|---|---|",
