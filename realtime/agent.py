@@ -13,7 +13,7 @@ from collections.abc import AsyncIterable, Callable, Mapping
 from typing import Any
 
 from livekit.agents import Agent, FlushSentinel, ModelSettings, llm
-from livekit.agents.voice.events import ConversationItemAddedEvent
+from livekit.agents.voice.events import ConversationItemAddedEvent, UserInputTranscribedEvent
 from livekit.agents.voice.generation import update_instructions
 
 from realtime.knowledge import CallKnowledge, Retrieved
@@ -63,6 +63,8 @@ class StageAgent(Agent):
         self._moving = False
         self._sync: asyncio.Task[None] | None = None
         self._prefill: asyncio.Task[None] | None = None
+        self._heard: list[str] = []
+        """Final transcripts of the caller's turn not yet in the chat."""
 
         def moved(record: TransitionRecord) -> None:
             on_transition(record)
@@ -124,22 +126,38 @@ class StageAgent(Agent):
         return list(dict.fromkeys(names))
 
     async def on_enter(self) -> None:
-        """A local model evaluates the instructions while the greeting plays, and each reply once it
-        is in the chat (as the caller heard it), while the caller listens: not after their turn."""
+        """A local model evaluates the instructions while the greeting plays; each reply once it is
+        in the chat (as the caller heard it), while the caller listens; and the caller's words as
+        they are transcribed, while the turn-taking machine waits to be sure the turn is over. The
+        reply then has little left to evaluate."""
         self.session.on("conversation_item_added", self._on_item_added)
+        self.session.on("user_input_transcribed", self._on_transcribed)
         self._prefill = asyncio.get_running_loop().create_task(self.prefill())
 
     def _on_item_added(self, ev: ConversationItemAddedEvent) -> None:
-        if isinstance(ev.item, llm.ChatMessage) and ev.item.role == "assistant":
-            self._prefill = asyncio.get_running_loop().create_task(self.prefill())
+        if isinstance(ev.item, llm.ChatMessage):
+            self._heard = []  # the caller's turn is in the chat (user), or answered (assistant)
+            if ev.item.role == "assistant":
+                self._prefill = asyncio.get_running_loop().create_task(self.prefill())
 
-    async def prefill(self) -> None:
-        """Evaluate the chat so far into a local model's cache (no-op for a hosted LLM), framed as
-        the next reply's request will be, so that request finds all of it cached."""
+    def _on_transcribed(self, ev: UserInputTranscribedEvent) -> None:
+        if ev.is_final and ev.transcript.strip():
+            # livekit's committed turn joins the turn's final transcripts with spaces: so does this.
+            self._heard.append(ev.transcript.strip())
+            self._prefill = asyncio.get_running_loop().create_task(self.prefill(" ".join(self._heard)))
+
+    async def prefill(self, caller_words: str | None = None) -> None:
+        """Evaluate the chat so far (and `caller_words`, the turn not yet committed) into a local
+        model's cache, framed as the next reply's request will be, so that request finds it cached.
+        A no-op for a hosted LLM."""
         prefill = getattr(self.session.llm, "prefill", None)
-        if prefill is not None:
-            tools = [tool for tool in self.tools if isinstance(tool, llm.Tool)]
-            await prefill(self.persona.framed(self.chat_ctx), tools)
+        if prefill is None:
+            return
+        chat = self.chat_ctx.copy()
+        if caller_words:
+            chat.add_message(role="user", content=caller_words)
+        tools = [tool for tool in self.tools if isinstance(tool, llm.Tool)]
+        await prefill(self.persona.framed(chat), tools)
 
     def llm_node(
         self, chat_ctx: llm.ChatContext, tools: list[llm.Tool], model_settings: ModelSettings
