@@ -73,10 +73,10 @@ def test_a_pause_after_a_greeting_keeps_one_whole_turn_answered_once(report: dic
     """ "Hello, Dana." + 600 ms + "this is Sam ... two minutes?" is one caller turn holding both ends of
     what was said: the pause neither commits a turn nor becomes a barge-in, no speech is dismissed,
     and the agent starts one reply after it."""
-    caller_said = [m["text"] for m in report["llm_context"] if m["role"] == "user" and m["text"].strip()]
-    assert len(caller_said) == 1, caller_said
-    assert "dana" in caller_said[0].lower(), caller_said
-    assert re.search(r"\b(two|2) minutes\b", caller_said[0].lower()), caller_said
+    # The committed turn is the chat's last user message (the prompt may hold example turns before it).
+    turn = [m["text"] for m in report["llm_context"] if m["role"] == "user" and m["text"].strip()][-1].lower()
+    assert "dana" in turn, turn
+    assert re.search(r"\b(two|2) minutes\b", turn), turn
     assert [e["type"] for e in report["events"]].count("caller_utterance") == 1
     assert not [e for e in report["events"] if e["type"] == "speech_dismissed"]
     transitions = _turn_taking(report)
