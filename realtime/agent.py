@@ -64,6 +64,7 @@ class StageAgent(Agent):
         self._sync: asyncio.Task[None] | None = None
         self._prefill: asyncio.Task[None] | None = None
         self._heard: list[str] = []
+        self._prefill_next: tuple[str | None] | None = None
         """Final transcripts of the caller's turn not yet in the chat."""
 
         def moved(record: TransitionRecord) -> None:
@@ -132,19 +133,30 @@ class StageAgent(Agent):
         reply then has little left to evaluate."""
         self.session.on("conversation_item_added", self._on_item_added)
         self.session.on("user_input_transcribed", self._on_transcribed)
-        self._prefill = asyncio.get_running_loop().create_task(self.prefill())
+        self._want_prefill(None)
 
     def _on_item_added(self, ev: ConversationItemAddedEvent) -> None:
         if isinstance(ev.item, llm.ChatMessage):
             self._heard = []  # the caller's turn is in the chat (user), or answered (assistant)
             if ev.item.role == "assistant":
-                self._prefill = asyncio.get_running_loop().create_task(self.prefill())
+                self._want_prefill(None)
 
     def _on_transcribed(self, ev: UserInputTranscribedEvent) -> None:
         if ev.is_final and ev.transcript.strip():
             # livekit's committed turn joins the turn's final transcripts with spaces: so does this.
             self._heard.append(ev.transcript.strip())
-            self._prefill = asyncio.get_running_loop().create_task(self.prefill(" ".join(self._heard)))
+            self._want_prefill(" ".join(self._heard))
+
+    def _want_prefill(self, caller_words: str | None) -> None:
+        """Prefill the chat as it is now; requests made while one runs collapse into the newest."""
+        self._prefill_next = (caller_words,)
+        if self._prefill is None or self._prefill.done():
+            self._prefill = asyncio.get_running_loop().create_task(self._prefills())
+
+    async def _prefills(self) -> None:
+        while self._prefill_next is not None:
+            (caller_words,), self._prefill_next = self._prefill_next, None
+            await self.prefill(caller_words)
 
     async def prefill(self, caller_words: str | None = None) -> None:
         """Evaluate the chat so far (and `caller_words`, the turn not yet committed) into a local

@@ -264,15 +264,22 @@ class LlamaLLM(llm.LLM):
     async def prefill(self, chat_ctx: ChatContext, tools: list[Tool]) -> None:
         """Evaluate the chat so far into llama.cpp's cache, so the next reply starts after it.
 
-        For a fact that joins mid-call (the CRM record) while the caller is still talking: the
-        reply to them then evaluates only their words, not the fact as well.
+        Skipped while the model is busy (a reply, a summary): waiting would only hold up the next
+        reply behind a prompt that is stale by then.
         """
         messages = self.messages(chat_ctx, tools)
-        # One sampled token is the cheapest public way to have llama.cpp evaluate a prompt; the
-        # reply's prompt shares everything before the caller's turn, so that part stays cached.
-        await asyncio.get_running_loop().run_in_executor(
-            None, lambda: list(self.generate(messages, threading.Event(), 1))
-        )
+
+        def evaluate() -> None:
+            if not self.lock.acquire(blocking=False):
+                return
+            try:
+                # One sampled token is the cheapest public way to have llama.cpp evaluate a prompt.
+                for _ in self._sample(messages, threading.Event(), 1):
+                    pass
+            finally:
+                self.lock.release()
+
+        await asyncio.get_running_loop().run_in_executor(None, evaluate)
 
     def generate(
         self,
@@ -284,27 +291,39 @@ class LlamaLLM(llm.LLM):
         temperature: float = REPLY_TEMPERATURE,
         stop: tuple[str, ...] = ("\n\n",),
     ) -> Iterator[str]:
-        """Text pieces as sampled (blocking); stops early when `cancelled` is set.
+        """Text pieces as sampled (blocking), one generation at a time; stops early when
+        `cancelled` is set.
 
         `grammar` (GBNF) constrains the answer's form, for callers that parse it (a rubric check).
         The default `stop` ends a spoken reply at a blank line, where a list or an essay starts.
         """
         with self.lock:
-            model = load_model(self._model_file, self._threads, self._chat_format)
-            for chunk in model.create_chat_completion(
-                messages=messages,
-                stream=True,
-                max_tokens=max_tokens,
-                grammar=_grammar(grammar) if grammar else None,
-                temperature=temperature,
-                repeat_penalty=1.1,
-                stop=[*stop, *_FORMAT_STOPS.get(self._chat_format or "", ())],
-            ):
-                if cancelled.is_set():
-                    return
-                piece = chunk["choices"][0]["delta"].get("content")
-                if piece:
-                    yield piece
+            yield from self._sample(messages, cancelled, max_tokens, grammar, temperature, stop)
+
+    def _sample(
+        self,
+        messages: list[dict[str, str]],
+        cancelled: threading.Event,
+        max_tokens: int,
+        grammar: str | None = None,
+        temperature: float = REPLY_TEMPERATURE,
+        stop: tuple[str, ...] = ("\n\n",),
+    ) -> Iterator[str]:
+        model = load_model(self._model_file, self._threads, self._chat_format)
+        for chunk in model.create_chat_completion(
+            messages=messages,
+            stream=True,
+            max_tokens=max_tokens,
+            grammar=_grammar(grammar) if grammar else None,
+            temperature=temperature,
+            repeat_penalty=1.1,
+            stop=[*stop, *_FORMAT_STOPS.get(self._chat_format or "", ())],
+        ):
+            if cancelled.is_set():
+                return
+            piece = chunk["choices"][0]["delta"].get("content")
+            if piece:
+                yield piece
 
     def chat(
         self,
