@@ -65,6 +65,8 @@ class StageAgent(Agent):
         self._prefill: asyncio.Task[None] | None = None
         self._heard: list[str] = []
         self._prefill_next: tuple[str | None] | None = None
+        self._decision: tuple[str, str, str | None] | None = None
+        """(caller's words, stage, the event they trigger there): the last trigger decision."""
         """Final transcripts of the caller's turn not yet in the chat."""
 
         def moved(record: TransitionRecord) -> None:
@@ -94,27 +96,29 @@ class StageAgent(Agent):
         greeting = self.chart.settings.get("greeting")
         return str(greeting) if greeting else None
 
-    def current_instructions(self) -> str:
+    def current_instructions(self, stage: str | None = None) -> str:
+        """The LLM's instructions in `stage` (default: the current one)."""
         role = str(self.chart.settings.get("role", "")).strip()
         # A nested stage's instructions follow its enclosing stages' (the general before the specific).
-        stages = [state.instructions or "" for state in self.chart.lineage(self.stage)]
+        stages = [state.instructions or "" for state in self.chart.lineage(stage or self.stage)]
         # The stage's instructions come last: what every stage shares stays llama.cpp's cached prefix.
         return "\n\n".join(part for part in (role, _STYLE, *stages) if part)
 
-    def current_tools(self) -> list[llm.Tool | llm.Toolset]:
+    def current_tools(self, stage: str | None = None) -> list[llm.Tool | llm.Toolset]:
+        """The LLM's tools in `stage` (default: the current one): its moves, then its registry tools."""
+        stage = stage or self.stage
         tools: list[llm.Tool | llm.Toolset] = [
-            self._move_tool(event, description)
-            for event, description, _ in stage_tools(self.chart, self.stage)
+            self._move_tool(event, description) for event, description, _ in stage_tools(self.chart, stage)
         ]
-        for name in self.stage_tool_names():
+        for name in self.stage_tool_names(stage):
             factory = self._registry.tool_spec(name)
             assert callable(factory)
             tools.append(factory())
         return tools
 
-    def stage_tool_names(self) -> list[str]:
-        """The registry tools the current stage (or an enclosing one) lists: all it may run."""
-        names = [name for state in self.chart.lineage(self.stage) for name in state.tool_names]
+    def stage_tool_names(self, stage: str | None = None) -> list[str]:
+        """The registry tools the stage (or an enclosing one) lists: all it may run."""
+        names = [name for state in self.chart.lineage(stage or self.stage) for name in state.tool_names]
         return list(dict.fromkeys(names))  # a tool an enclosing stage also lists is offered once
 
     def offered_tool_names(self) -> list[str]:
@@ -161,15 +165,38 @@ class StageAgent(Agent):
     async def prefill(self, caller_words: str | None = None) -> None:
         """Evaluate the chat so far (and `caller_words`, the turn not yet committed) into a local
         model's cache, framed as the next reply's request will be, so that request finds it cached.
-        A no-op for a hosted LLM."""
+        A no-op for a hosted LLM.
+
+        Words that fire a trigger are evaluated under the stage they lead to: the reply will be
+        asked in that stage, whose instructions and tools change the prompt from its start.
+        """
         prefill = getattr(self.session.llm, "prefill", None)
         if prefill is None:
             return
-        chat = self.chat_ctx.copy()
+        chat, stage = self.chat_ctx.copy(), self.stage
         if caller_words:
             chat.add_message(role="user", content=caller_words)
-        tools = [tool for tool in self.tools if isinstance(tool, llm.Tool)]
+            event = await self._decide(caller_words)
+            if event is not None:
+                stage = self._stage_after(event)
+                update_instructions(chat, instructions=self.current_instructions(stage), add_if_missing=True)
+        tools = [tool for tool in self.current_tools(stage) if isinstance(tool, llm.Tool)]
         await prefill(self.persona.framed(chat), tools)
+
+    async def _decide(self, text: str) -> str | None:
+        """`triggered(text)` off the event loop (it embeds the text), remembered for the same text in
+        the same stage: the prefill decides as the words arrive, the committed turn reuses it."""
+        if self._decision is None or self._decision[:2] != (text, self.stage):
+            stage = self.stage
+            self._decision = (text, stage, await asyncio.to_thread(self.triggered, text))
+        return self._decision[2]
+
+    def _stage_after(self, event: str) -> str:
+        for state in reversed(self.chart.lineage(self.stage)):
+            for transition in state.transitions:
+                if transition.event == event and transition.dest is not None:
+                    return self.chart.leaf(transition.dest)
+        return self.stage
 
     def llm_node(
         self, chat_ctx: llm.ChatContext, tools: list[llm.Tool], model_settings: ModelSettings
@@ -180,7 +207,7 @@ class StageAgent(Agent):
         """A trigger the caller's words fire moves the stage before the reply; then passages from
         the stage's knowledge bases join this turn's context (this turn only)."""
         text = new_message.text_content or ""
-        event = await asyncio.to_thread(self.triggered, text)
+        event = await self._decide(text)
         if event is not None:
             await self.move(event)
             # The reply's chat was copied before the move: it gets the new stage's instructions too.
