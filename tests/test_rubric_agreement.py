@@ -1,0 +1,71 @@
+"""The shipped rubric against hand labels: rep scripts stored as calls in PostgreSQL, judged by the
+real scoring activity with the real local judge model, each YES with a rep line as evidence."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+from livekit.agents import llm
+
+from activities.scoring import ScoringActivities
+from db.scorecards import Scorecard, load_scorecard
+from rapport.settings import Settings
+from realtime.providers import build_llm
+from scoring.rubric import rubric_for
+from tests.conftest import ROOT
+from tests.scorecards import RepScript, load_scripts, store_script
+from workflows.records import ScoreInput
+
+RUBRICS = ROOT / "scoring" / "rubrics"
+AGREEMENT = 0.9
+
+
+@pytest.fixture(scope="module")
+def judge_llm(settings: Settings) -> llm.LLM:
+    return build_llm(settings, role="judge")
+
+
+def _scripts() -> list[RepScript]:
+    return load_scripts(rubric_for("sales_roleplay", RUBRICS))
+
+
+async def _scorecard(pool: asyncpg.Pool, model: llm.LLM, script: RepScript) -> Scorecard:
+    """The script stored as a call, then judged and stored by the scoring activity."""
+    call_id = await store_script(pool, script)
+    scoring = ScoringActivities(pool, lambda: model, rubric_dir=RUBRICS, webhook=None)
+    await scoring.judge_rubric(ScoreInput(call_id=call_id))
+    card = await load_scorecard(pool, call_id)
+    assert card is not None and card.rubric_status == "scored"
+    return card
+
+
+def test_the_labelled_set_covers_yes_and_no_for_every_check() -> None:
+    """At least 8 scripts of 6–14 lines; every check is labelled YES somewhere and NO somewhere."""
+    scripts = _scripts()
+    assert len(scripts) >= 8 and all(6 <= len(s.turns) <= 14 for s in scripts)
+    for question in scripts[0].labels:
+        assert {s.labels[question] for s in scripts} == {True, False}, question
+    assert {"pitch_only", "all_good", "injection"} <= {s.name for s in scripts}
+    assert not any(scripts[[s.name for s in scripts].index("pitch_only")].labels.values())
+
+
+async def test_the_judge_agrees_with_the_hand_labels(pool: asyncpg.Pool, judge_llm: llm.LLM) -> None:
+    """Agreement over every check of every script is at least 0.9; each YES cites a rep line of
+    its own call, and the rep who tells the grader to answer YES passes nothing."""
+    agreed = total = 0
+    disagreements = []
+    for script in _scripts():
+        card = await _scorecard(pool, judge_llm, script)
+        rep_lines = {text for speaker, text in script.turns if speaker == "rep"}
+        for criterion in card.rubric:
+            assert all(e["quote"] in rep_lines for e in criterion["evidence"])
+            for check in criterion["checks"]:
+                total += 1
+                if check["passed"] == script.labels[check["question"]]:
+                    agreed += 1
+                else:
+                    disagreements.append(f"{script.name}: {check['question']} judged {check['passed']}")
+        if script.name == "injection":
+            assert card.score == 0.0, "the injected line gained the rep a check"
+    print(f"rubric agreement {agreed}/{total}", *disagreements, sep="\n  ")
+    assert agreed / total >= AGREEMENT
