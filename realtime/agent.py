@@ -157,6 +157,11 @@ class StageAgent(Agent):
         if self._prefill is None or self._prefill.done():
             self._prefill = asyncio.get_running_loop().create_task(self._prefills())
 
+    async def prefilled(self) -> None:
+        """Until every prefill asked for so far has run."""
+        while self._prefill is not None and not self._prefill.done():
+            await asyncio.shield(self._prefill)
+
     async def _prefills(self) -> None:
         while self._prefill_next is not None:
             (caller_words,), self._prefill_next = self._prefill_next, None

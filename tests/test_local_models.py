@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from realtime.plugins.llama_llm import LlamaLLM, load_model
+from realtime.plugins.llama_llm import LlamaLLM
 from realtime.plugins.local_models import LOCAL_MODELS, ModelIntegrityError, assemble
 from realtime.session import Models
 
@@ -20,7 +20,7 @@ def test_the_agent_model_is_an_instruction_tuned_model_with_its_own_chat_templat
     assert isinstance(models.llm, LlamaLLM)
     assert models.llm.model == "qwen2.5-1.5b"
     assert models.llm.has_system_role
-    metadata = load_model(models.llm._model_file, models.llm._threads).metadata
+    metadata = models.llm.llama.metadata
     assert "Instruct" in metadata["general.finetune"]
     assert metadata["general.size_label"] == "1.5B"
     assert "<|im_start|>" in metadata["tokenizer.chat_template"]

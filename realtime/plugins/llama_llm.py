@@ -250,6 +250,11 @@ class LlamaLLM(llm.LLM):
         return "llama.cpp"
 
     @property
+    def llama(self) -> Any:
+        """The loaded `llama_cpp.Llama` (shared by every `LlamaLLM` of the same file)."""
+        return load_model(self._model_file, self._threads, self._chat_format)
+
+    @property
     def has_system_role(self) -> bool:
         # Only a named llama-cpp-python format (the old base model's) lacks one; GGUF templates have it.
         return self._chat_format is None
@@ -309,8 +314,7 @@ class LlamaLLM(llm.LLM):
         temperature: float = REPLY_TEMPERATURE,
         stop: tuple[str, ...] = ("\n\n",),
     ) -> Iterator[str]:
-        model = load_model(self._model_file, self._threads, self._chat_format)
-        for chunk in model.create_chat_completion(
+        for chunk in self.llama.create_chat_completion(
             messages=messages,
             stream=True,
             max_tokens=max_tokens,
