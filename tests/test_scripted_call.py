@@ -73,7 +73,12 @@ def test_a_backchannel_pauses_then_resumes_the_agent(barge_in: dict[str, Any]) -
     and is a false alarm: the machine returns to agent_speaking and the greeting goes on from where
     it paused to its end."""
     transitions = _transitions(barge_in)
-    assert ("transcript", "barge_in_candidate", "agent_speaking") in transitions
+    # Its words decide: in barge_in_candidate, or past 3 s while whisper is slow (a loaded machine)
+    # in barge_in_transcribing.
+    assert {
+        ("transcript", "barge_in_candidate", "agent_speaking"),
+        ("transcript", "barge_in_transcribing", "agent_speaking"),
+    } & set(transitions)
     greeting = barge_in["turns"][0]
     assert greeting["speaker"] == "agent" and not greeting["interrupted"]
     assert greeting["heard_text"] == greeting["text"] == "Northwind Freight, this is Dana."
