@@ -60,6 +60,8 @@ class EndOfTurnWaits:
     complete_above: float
     wait_when_finished_ms: int
     wait_when_unfinished_ms: int
+    wait_after_question_ms: int
+    """A transcript that ends in a question mark: the caller asked and waits for the answer."""
 
     def wait_s(self, probability: float | None) -> float:
         """No prediction (the model failed) waits as for an unfinished turn: never cut a caller off."""
@@ -97,6 +99,7 @@ class TurnTakingConfig:
             complete_above=float(raw_end_of_turn["complete_above"]),
             wait_when_finished_ms=int(raw_end_of_turn["wait_when_finished_ms"]),
             wait_when_unfinished_ms=int(raw_end_of_turn["wait_when_unfinished_ms"]),
+            wait_after_question_ms=int(raw_end_of_turn["wait_after_question_ms"]),
         )
         barge_in = {
             str(state): BargeInThreshold(
@@ -251,7 +254,13 @@ class TurnTaking:
         )
 
     def arm_endpoint_timer(self, probability: float | None) -> None:
-        wait = self.config.end_of_turn.wait_s(probability)
+        self._arm_endpoint_wait(self.config.end_of_turn.wait_s(probability))
+
+    def arm_question_timer(self) -> None:
+        """A shorter wait, counted from the same end of speech; whichever ends first closes it."""
+        self._arm_endpoint_wait(self.config.end_of_turn.wait_after_question_ms / 1000)
+
+    def _arm_endpoint_wait(self, wait: float) -> None:
         remaining = self._pause_started_at + wait - self._clock.now()
         seq = self.endpoint_seq
         if remaining <= 0:
@@ -376,6 +385,18 @@ def _predict_end_of_turn(ctx: Context) -> None:
 def _arm_endpoint_timer(ctx: Context) -> None:
     probability = ctx.kwargs.get("probability")
     _model(ctx).arm_endpoint_timer(float(probability) if isinstance(probability, float | int) else None)
+
+
+@registry.action("arm_question_timer")
+def _arm_question_timer(ctx: Context) -> None:
+    _model(ctx).arm_question_timer()
+
+
+@registry.guard("ends_with_question")
+def _ends_with_question(ctx: Context) -> bool:
+    # Whisper (and the cloud STTs) punctuate: a question mark is the words' own end-of-turn cue,
+    # where smart-turn, trained on human prosody, hears many flat synthetic questions as unfinished.
+    return _text(ctx).strip().endswith("?")
 
 
 @registry.action("endpoint_deadline")

@@ -15,6 +15,7 @@ CHART = Path(__file__).resolve().parent.parent / "statecharts" / "definitions" /
 # The chart's end_of_turn settings: the waits after the end of speech, by the model's verdict.
 FINISHED_S = 0.65
 UNFINISHED_S = 1.5
+QUESTION_S = 0.3
 FINISHED = 0.93
 UNFINISHED = 0.04
 
@@ -105,7 +106,7 @@ def test_a_late_prediction_counts_from_the_end_of_speech(h: Harness) -> None:
     that arrives after the finished wait commits at once."""
     h.machine.on_speech_started()
     h.machine.on_speech_ended()
-    h.machine.on_transcript("Do you have two minutes?")
+    h.machine.on_transcript("I have two minutes.")
     h.clock.advance(FINISHED_S + 0.05)
     assert h.state == "endpointing"
     h.predicted(FINISHED)
@@ -116,10 +117,36 @@ def test_a_prediction_that_never_comes_still_lets_the_turn_close(h: Harness) -> 
     """If the model fails to answer, endpointing's deadline decides: the words commit."""
     h.machine.on_speech_started()
     h.machine.on_speech_ended()
-    h.machine.on_transcript("Do you have two minutes?")
+    h.machine.on_transcript("I have two minutes.")
     h.clock.advance(1.99)
     assert h.state == "endpointing"
     h.clock.advance(0.02)
+    assert h.state == "thinking"
+
+
+def test_a_question_commits_once_its_words_land_whatever_the_model_heard(h: Harness) -> None:
+    """A transcript ending in a question mark waits only the question wait from the end of
+    speech, even when the end-of-turn model heard the turn as unfinished: the caller asked."""
+    h.machine.on_speech_started()
+    h.machine.on_speech_ended()
+    h.predicted(UNFINISHED)
+    h.clock.advance(QUESTION_S + 0.05)
+    assert h.state == "endpointing"
+    h.machine.on_transcript("How many hours do they lose on a bad day?")
+    assert h.state == "thinking"
+    assert h.commands.count(Command.COMMIT_TURN) == 1
+
+
+def test_a_statement_heard_as_unfinished_still_waits_the_long_wait(h: Harness) -> None:
+    """Without a question mark the model's verdict decides: an unfinished-sounding statement
+    waits the long wait, so a caller who pauses mid-thought can go on."""
+    h.machine.on_speech_started()
+    h.machine.on_speech_ended()
+    h.predicted(UNFINISHED)
+    h.machine.on_transcript("Hi Dana, this is")
+    h.clock.advance(FINISHED_S + 0.05)
+    assert h.state == "endpointing"
+    h.clock.advance(UNFINISHED_S - FINISHED_S)
     assert h.state == "thinking"
 
 
@@ -370,7 +397,7 @@ def test_watchdogs_leave_every_stuck_state(
 ) -> None:
     """A lost event (no transcript, no audio, a hung LLM) cannot leave the agent stuck or silent."""
     if setup in ("thinking", "agent_speaking"):
-        h.caller_turn("Hello?")
+        h.caller_turn("Hello.")
     else:
         h.machine.on_speech_started()
     if setup == "endpointing":
