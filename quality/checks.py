@@ -252,6 +252,7 @@ SELLER_PHRASES = (
     r"what can i do for you",
     r"is there anything else i can",
     r"i'm here to help",
+    r"(?:i'm sorry but )?i (?:can't|cannot) (?:assist|help) (?:you )?with that",
     r"as an ai",
 )
 _SELLING = re.compile(r"\b(?:" + "|".join(SELLER_PHRASES) + r")\b")

@@ -200,6 +200,7 @@ def test_a_reply_said_again_is_a_repeat() -> None:
         "Would you like to schedule a demo?",
         "How can I help you today?",
         "Is there anything else I can help you with?",
+        "I'm sorry, but I can't assist with that.",
         "We offer a free trial for thirty days.",
     ],
 )
