@@ -30,9 +30,10 @@ def _scripts() -> list[RepScript]:
 
 
 async def _scorecard(pool: asyncpg.Pool, model: llm.LLM, script: RepScript) -> Scorecard:
-    """The script stored as a call, then judged and stored by the scoring activity."""
+    """The script stored as a call, then scored as the post-call workflow does: metrics, rubric."""
     call_id = await store_script(pool, script)
     scoring = ScoringActivities(pool, lambda: model, rubric_dir=RUBRICS, webhook=None)
+    await scoring.score_metrics(ScoreInput(call_id=call_id))
     await scoring.judge_rubric(ScoreInput(call_id=call_id))
     card = await load_scorecard(pool, call_id)
     assert card is not None and card.rubric_status == "scored"

@@ -115,10 +115,10 @@ async def test_after_hang_up_the_post_call_workflow_writes_the_summary(
     handle = await start_call(temporal, CallInput(call_id), _batch(call_id, events))
     assert await handle.result() == len(events)
     summary = (await post_call_result(temporal, call_id)).summary
-    assert isinstance(summary, str) and summary.startswith("The caller ")
+    assert isinstance(summary, str) and len(summary.split()) >= 8
     stored = await load_summary(pool, call_id)
     assert stored is not None and stored.summary == summary and stored.error is None
-    assert stored.model == "gemma-3-270m-it-q4_k_m"
+    assert stored.model == "qwen2.5-1.5b"
 
 
 async def test_a_call_where_the_caller_said_nothing_is_summarised_as_such(
