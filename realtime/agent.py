@@ -14,7 +14,6 @@ from typing import Any
 
 from livekit.agents import Agent, FlushSentinel, ModelSettings, llm
 from livekit.agents.voice.events import ConversationItemAddedEvent, UserInputTranscribedEvent
-from livekit.agents.voice.generation import update_instructions
 
 from realtime.knowledge import CallKnowledge, Retrieved
 from realtime.persona import Persona
@@ -65,6 +64,8 @@ class StageAgent(Agent):
         self._prefill: asyncio.Task[None] | None = None
         self._heard: list[str] = []
         self._prefill_next: tuple[str | None] | None = None
+        self._move_after_reply: str | None = None
+        """The event a trigger fired on the caller's last turn, to move on once it is answered."""
         self._decision: tuple[str, str, str | None] | None = None
         """(caller's words, stage, the event they trigger there): the last trigger decision."""
         """Final transcripts of the caller's turn not yet in the chat."""
@@ -96,29 +97,27 @@ class StageAgent(Agent):
         greeting = self.chart.settings.get("greeting")
         return str(greeting) if greeting else None
 
-    def current_instructions(self, stage: str | None = None) -> str:
-        """The LLM's instructions in `stage` (default: the current one)."""
+    def current_instructions(self) -> str:
         role = str(self.chart.settings.get("role", "")).strip()
         # A nested stage's instructions follow its enclosing stages' (the general before the specific).
-        stages = [state.instructions or "" for state in self.chart.lineage(stage or self.stage)]
+        stages = [state.instructions or "" for state in self.chart.lineage(self.stage)]
         # The stage's instructions come last: what every stage shares stays llama.cpp's cached prefix.
         return "\n\n".join(part for part in (role, _STYLE, *stages) if part)
 
-    def current_tools(self, stage: str | None = None) -> list[llm.Tool | llm.Toolset]:
-        """The LLM's tools in `stage` (default: the current one): its moves, then its registry tools."""
-        stage = stage or self.stage
+    def current_tools(self) -> list[llm.Tool | llm.Toolset]:
         tools: list[llm.Tool | llm.Toolset] = [
-            self._move_tool(event, description) for event, description, _ in stage_tools(self.chart, stage)
+            self._move_tool(event, description)
+            for event, description, _ in stage_tools(self.chart, self.stage)
         ]
-        for name in self.stage_tool_names(stage):
+        for name in self.stage_tool_names():
             factory = self._registry.tool_spec(name)
             assert callable(factory)
             tools.append(factory())
         return tools
 
-    def stage_tool_names(self, stage: str | None = None) -> list[str]:
-        """The registry tools the stage (or an enclosing one) lists: all it may run."""
-        names = [name for state in self.chart.lineage(stage or self.stage) for name in state.tool_names]
+    def stage_tool_names(self) -> list[str]:
+        """The registry tools the current stage (or an enclosing one) lists: all it may run."""
+        names = [name for state in self.chart.lineage(self.stage) for name in state.tool_names]
         return list(dict.fromkeys(names))  # a tool an enclosing stage also lists is offered once
 
     def offered_tool_names(self) -> list[str]:
@@ -165,43 +164,32 @@ class StageAgent(Agent):
     async def _prefills(self) -> None:
         while self._prefill_next is not None:
             (caller_words,), self._prefill_next = self._prefill_next, None
+            if caller_words is None and self._move_after_reply is not None:
+                # The reply to the turn that fired it is in the chat: the next one is in the new stage.
+                event, self._move_after_reply = self._move_after_reply, None
+                await self.move(event)
             await self.prefill(caller_words)
 
     async def prefill(self, caller_words: str | None = None) -> None:
         """Evaluate the chat so far (and `caller_words`, the turn not yet committed) into a local
         model's cache, framed as the next reply's request will be, so that request finds it cached.
-        A no-op for a hosted LLM.
-
-        Words that fire a trigger are evaluated under the stage they lead to: the reply will be
-        asked in that stage, whose instructions and tools change the prompt from its start.
-        """
+        A no-op for a hosted LLM."""
         prefill = getattr(self.session.llm, "prefill", None)
         if prefill is None:
             return
-        chat, stage = self.chat_ctx.copy(), self.stage
+        chat = self.chat_ctx.copy()
         if caller_words:
             chat.add_message(role="user", content=caller_words)
-            event = await self._decide(caller_words)
-            if event is not None:
-                stage = self._stage_after(event)
-                update_instructions(chat, instructions=self.current_instructions(stage), add_if_missing=True)
-        tools = [tool for tool in self.current_tools(stage) if isinstance(tool, llm.Tool)]
+        tools = [tool for tool in self.tools if isinstance(tool, llm.Tool)]
         await prefill(self.persona.framed(chat), tools)
 
     async def _decide(self, text: str) -> str | None:
         """`triggered(text)` off the event loop (it embeds the text), remembered for the same text in
-        the same stage: the prefill decides as the words arrive, the committed turn reuses it."""
+        the same stage: decided as the words arrive, reused when the turn commits."""
         if self._decision is None or self._decision[:2] != (text, self.stage):
             stage = self.stage
             self._decision = (text, stage, await asyncio.to_thread(self.triggered, text))
         return self._decision[2]
-
-    def _stage_after(self, event: str) -> str:
-        for state in reversed(self.chart.lineage(self.stage)):
-            for transition in state.transitions:
-                if transition.event == event and transition.dest is not None:
-                    return self.chart.leaf(transition.dest)
-        return self.stage
 
     def llm_node(
         self, chat_ctx: llm.ChatContext, tools: list[llm.Tool], model_settings: ModelSettings
@@ -209,14 +197,18 @@ class StageAgent(Agent):
         return Agent.default.llm_node(self, self.persona.framed(chat_ctx), tools, model_settings)
 
     async def on_user_turn_completed(self, turn_ctx: llm.ChatContext, new_message: llm.ChatMessage) -> None:
-        """A trigger the caller's words fire moves the stage before the reply; then passages from
-        the stage's knowledge bases join this turn's context (this turn only)."""
+        """A trigger the caller's words fire moves the stage once the reply to them is in the chat;
+        passages from the stage's knowledge bases join this turn's context (this turn only).
+
+        The reply itself is asked in the stage it was in: a stage's instructions and tools lead the
+        prompt, so a move re-evaluates the whole call so far (seconds for the local model). After the
+        reply, that happens while the caller listens; before it, the caller would wait for it.
+        """
         text = new_message.text_content or ""
-        event = await self._decide(text)
-        if event is not None:
+        if self._move_after_reply is not None:  # the last turn's reply never reached the chat
+            event, self._move_after_reply = self._move_after_reply, None
             await self.move(event)
-            # The reply's chat was copied before the move: it gets the new stage's instructions too.
-            update_instructions(turn_ctx, instructions=self.current_instructions(), add_if_missing=True)
+        self._move_after_reply = await self._decide(text)
         names = self.current_knowledge()
         if self._knowledge is None or not names:
             return

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from livekit.agents import llm
+from livekit.agents import AgentSession, llm
+from livekit.agents.voice.events import ConversationItemAddedEvent
 
 from realtime.agent import StageAgent
+from realtime.session import Models
 from realtime.tools import conversation_registry
 from realtime.triggers import caller_says
 from statecharts.clock import ManualClock
@@ -60,19 +62,26 @@ def test_the_sales_charts_triggers_tell_purpose_and_pitch_from_other_lines(
     assert caller_says(_params(agent, "rep_pitched"), line) is pitch
 
 
-async def test_a_turn_that_fires_a_trigger_moves_the_stage_before_the_reply() -> None:
-    """The move is a recorded chart transition, and the reply's own chat gets the new stage's
-    instructions although livekit copied it before the move."""
+async def test_a_turn_that_fires_a_trigger_moves_the_stage_once_it_is_answered(models: Models) -> None:
+    """The reply to the turn is asked in the stage it was said in (a move re-evaluates the whole
+    prompt, which the caller would wait for); once that reply is in the chat, the chart moves, as a
+    recorded transition, and the next reply gets the new stage's instructions."""
     records: list[TransitionRecord] = []
     agent = _agent(records)
-    turn = llm.ChatContext.empty()
-    turn.add_message(role="system", content=agent.current_instructions())
-    said = turn.add_message(role="user", content="I'm calling to ask how your team plans delivery routes.")
-    await agent.on_user_turn_completed(turn, said)
+    async with AgentSession(llm=models.llm) as session:
+        await session.start(agent)
+        await agent.prefilled()
+        turn = agent.chat_ctx.copy()
+        said = turn.add_message(
+            role="user", content="I'm calling to ask how your team plans delivery routes."
+        )
+        await agent.on_user_turn_completed(turn, said)
+        assert agent.stage == "opening"
+        reply = llm.ChatMessage(role="assistant", content=["Go on."])
+        session.emit("conversation_item_added", ConversationItemAddedEvent(item=reply))
+        await agent.prefilled()
     assert [(r.event, r.source, r.dest) for r in records] == [("rep_stated_purpose", "opening", "discovery")]
-    instructions = turn.items[0]
-    assert isinstance(instructions, llm.ChatMessage)
-    assert "Reveal one pain at a time" in (instructions.text_content or "")
+    assert "Reveal one pain at a time" in str(agent.instructions)
 
 
 async def test_a_turn_that_fires_nothing_leaves_the_stage() -> None:
