@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterable, Callable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
 from typing import Any
 
 from livekit.agents import Agent, FlushSentinel, ModelSettings, llm
-from livekit.agents.voice.events import ConversationItemAddedEvent, UserInputTranscribedEvent
+from livekit.agents.voice.events import (
+    ConversationItemAddedEvent,
+    UserInputTranscribedEvent,
+    UserStateChangedEvent,
+)
 
+from rapport.logs import get_logger
 from realtime.knowledge import CallKnowledge, Retrieved
 from realtime.persona import Persona
 from statecharts.build import build_machine, stage_tools
@@ -35,6 +40,14 @@ _STYLE = (
 )
 
 
+log = get_logger(__name__)
+
+# A turn heard in pieces is heard again whole, from this long before its first speech start.
+_TURN_LEAD_S = 0.5
+# ...and kept only if that has at least this share of the pieces' words.
+_MIN_WORDS_KEPT = 0.8
+
+
 class Conversation:
     """The conversation's stage; its machine is built from the chart."""
 
@@ -53,8 +66,11 @@ class StageAgent(Agent):
         on_transition: Callable[[TransitionRecord], None],
         knowledge: CallKnowledge | None = None,
         on_retrieved: Callable[[Retrieved], None] | None = None,
+        hear_turn: Callable[[float], Awaitable[str]] | None = None,
     ) -> None:
         self.chart = chart
+        self._hear_turn = hear_turn
+        self._turn_started_at: float | None = None
         self._registry = registry
         self._knowledge = knowledge
         self._on_retrieved = on_retrieved
@@ -136,11 +152,17 @@ class StageAgent(Agent):
         reply then has little left to evaluate."""
         self.session.on("conversation_item_added", self._on_item_added)
         self.session.on("user_input_transcribed", self._on_transcribed)
+        self.session.on("user_state_changed", self._on_user_state)
         self._want_prefill(None)
+
+    def _on_user_state(self, ev: UserStateChangedEvent) -> None:
+        if ev.new_state == "speaking" and self._turn_started_at is None:
+            self._turn_started_at = asyncio.get_running_loop().time()
 
     def _on_item_added(self, ev: ConversationItemAddedEvent) -> None:
         if isinstance(ev.item, llm.ChatMessage):
             self._heard = []  # the caller's turn is in the chat (user), or answered (assistant)
+            self._turn_started_at = None
             if ev.item.role == "assistant":
                 self._want_prefill(None)
 
@@ -204,7 +226,7 @@ class StageAgent(Agent):
         prompt, so a move re-evaluates the whole call so far (seconds for the local model). After the
         reply, that happens while the caller listens; before it, the caller would wait for it.
         """
-        text = new_message.text_content or ""
+        text = await self._whole_turn(new_message)
         if self._move_after_reply is not None:  # the last turn's reply never reached the chat
             event, self._move_after_reply = self._move_after_reply, None
             await self.move(event)
@@ -219,6 +241,29 @@ class StageAgent(Agent):
         turn_ctx.add_message(role="system", content=found.as_context())
         if self._on_retrieved is not None:
             self._on_retrieved(found)
+
+    async def _whole_turn(self, message: llm.ChatMessage) -> str:
+        """The turn's words; a turn heard in pieces (the caller paused mid-turn) heard again whole.
+
+        The STT transcribes each stretch of speech alone, and a short one out of context comes back
+        wrong ("Hi Dana," as "high"): whisper heard the same words right within the whole turn.
+        """
+        text = message.text_content or ""
+        if self._hear_turn is None or self._turn_started_at is None or len(self._heard) < 2:
+            return text
+        # From a little before the turn's first speech (the VAD calls it late) to now.
+        seconds = asyncio.get_running_loop().time() - self._turn_started_at + _TURN_LEAD_S
+        whole = (await self._hear_turn(seconds)).strip()
+        log.info(
+            "agent.whole_turn",
+            seconds=round(seconds, 2),
+            words=len(whole.split()),
+            piece_words=len(text.split()),
+        )
+        if len(whole.split()) < _MIN_WORDS_KEPT * len(text.split()):
+            return text  # the whole-turn decode lost words: keep the pieces
+        message.content = [whole]
+        return whole
 
     def triggered(self, text: str) -> str | None:
         """The first event of the stage (its own, then its enclosing stages') that one of its

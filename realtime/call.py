@@ -36,6 +36,7 @@ from realtime.events import (
 from realtime.gc_pauses import freeze_start_up
 from realtime.knowledge import CallKnowledge, Retrieved
 from realtime.metrics import call_metrics
+from realtime.plugins.whisper_stt import WhisperSTT
 from realtime.recorder import EventRecorder
 from realtime.session import Models, build_session
 from realtime.tools import conversation_registry
@@ -125,6 +126,7 @@ class Call:
             on_transition=self._transition_recorder(chart.id),
             knowledge=self.knowledge,
             on_retrieved=self._on_retrieved,
+            hear_turn=self._hear_turn(models.stt) if isinstance(models.stt, WhisperSTT) else None,
         )
         self.chart = chart
         self._turn_chart = turn_chart
@@ -229,6 +231,14 @@ class Call:
             self._background.append(
                 asyncio.get_running_loop().create_task(self.knowledge.load(self.chart.knowledge_names))
             )
+
+    def _hear_turn(self, stt: WhisperSTT) -> Callable[[float], Awaitable[str]]:
+        """The caller's last seconds, transcribed as a whole by the local STT."""
+
+        async def hear(seconds: float) -> str:
+            return await asyncio.to_thread(stt.hear, self.turn_audio.last(seconds))
+
+        return hear
 
     def _on_retrieved(self, found: Retrieved) -> None:
         self._emit(KnowledgeRetrieved(self.clock.now(), found.passages(), round(found.took_ms, 1)))

@@ -129,6 +129,11 @@ class WhisperSTT(stt.STT):
     def warm_up(self) -> None:
         transcribe(np.zeros(SAMPLE_RATE, np.float32), threads=self._threads, full_window=self._full_window)
 
+    def hear(self, pcm: np.ndarray) -> str:
+        """Transcribe mono int16 16 kHz audio (blocking), as a whole: for a turn heard in pieces."""
+        audio = pcm.astype(np.float32) / 32768.0
+        return transcribe(audio, threads=self._threads, full_window=self._full_window)
+
     async def _recognize_impl(
         self,
         buffer: AudioBuffer,
@@ -142,10 +147,7 @@ class WhisperSTT(stt.STT):
             pcm = pcm.reshape(-1, frame.num_channels).mean(axis=1).astype(np.int16)
         if frame.sample_rate != SAMPLE_RATE:
             pcm = resample(pcm, frame.sample_rate, SAMPLE_RATE)
-        audio = pcm.astype(np.float32) / 32768.0
-        text = await asyncio.to_thread(
-            transcribe, audio, threads=self._threads, full_window=self._full_window
-        )
+        text = await asyncio.to_thread(self.hear, pcm)
         return stt.SpeechEvent(
             type=stt.SpeechEventType.FINAL_TRANSCRIPT,
             alternatives=[stt.SpeechData(language=LanguageCode("en"), text=text)],

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from livekit.agents.voice.events import UserInputTranscribedEvent
+from livekit.agents.llm import ChatMessage
+from livekit.agents.voice.events import ConversationItemAddedEvent, UserInputTranscribedEvent
 
 from rapport.logs import get_logger
 from realtime.audio_files import AudioFileError, read_audio, trim_silence
@@ -65,6 +66,13 @@ class _CallerTurn:
     turn: Turn
     utterance: Utterance
     transcripts: list[str] = field(default_factory=list)
+    committed: list[str] = field(default_factory=list)
+    """The caller turns the agent committed meanwhile: its own words for what was said (a turn heard
+    in pieces is heard again whole before it commits)."""
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.committed or self.transcripts)
 
 
 @dataclass(frozen=True)
@@ -143,7 +151,13 @@ async def run_scripted_call(
         if ev.is_final and ev.transcript.strip() and caller_turns:
             caller_turns[-1].transcripts.append(ev.transcript.strip())
 
+    def on_item_added(ev: ConversationItemAddedEvent) -> None:
+        item = ev.item
+        if isinstance(item, ChatMessage) and item.role == "user" and caller_turns:
+            caller_turns[-1].committed.append((item.text_content or "").strip())
+
     call.session.on("user_input_transcribed", on_transcribed)
+    call.session.on("conversation_item_added", on_item_added)
     t0 = call.clock.now()
     await call.start()
     try:
@@ -233,7 +247,7 @@ def _report(
         rows.append(
             {
                 "speaker": "caller",
-                "text": " ".join(ct.transcripts),
+                "text": ct.text,
                 "heard_text": None,
                 "interrupted": False,
                 "start_ms": _ms(u.started_at, t0),
