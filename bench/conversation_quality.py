@@ -83,11 +83,11 @@ async def run_call(path: Path, calls: CallFactory) -> CallResult:
     )
 
 
-async def run_model(model: str) -> list[CallResult]:
+async def run_model(model: str, callers: list[Path]) -> list[CallResult]:
     settings = Settings.from_env({**os.environ, "RAPPORT_LOCAL_LLM": model})
     calls = CallFactory.create(settings, Models.load(settings))
     await calls.warm_up()
-    return [await run_call(path, calls) for path in CALLERS]
+    return [await run_call(path, calls) for path in callers]
 
 
 def _ms(values: list[int], q: float) -> str:
@@ -114,11 +114,12 @@ def model_row(model: str, results: list[CallResult]) -> str:
 
 
 def render(results: dict[str, list[CallResult]]) -> str:
+    callers = len(next(iter(results.values()), []))
     lines = [
         "## Conversation quality, in voices we did not make",
         "",
         "`.venv/bin/python -m bench.conversation_quality`. " + machine_line(),
-        f"{len(CALLERS)} callers (`examples/callers/`: espeak-ng voices, mid-sentence pauses, one "
+        f"{callers} callers (`examples/callers/`: espeak-ng voices, mid-sentence pauses, one "
         "noisy, one through a 44.1 kHz stereo WAV) against the sales buyer, per embedded LLM, in one "
         "run; checks from `quality/`. Caller WER: mean over calls. Lost turns: caller turns never "
         "answered. Stage: where each call's conversation ended. Latency: voice-to-voice at the caller, "
@@ -133,8 +134,8 @@ def render(results: dict[str, list[CallResult]]) -> str:
     return "\n".join(lines)
 
 
-async def _main(models: list[str]) -> dict[str, list[CallResult]]:
-    return {model: await run_model(model) for model in models}
+async def _main(models: list[str], callers: list[Path]) -> dict[str, list[CallResult]]:
+    return {model: await run_model(model, callers) for model in models}
 
 
 def main() -> None:
@@ -144,11 +145,12 @@ def main() -> None:
         default=os.environ.get("RAPPORT_LOCAL_LLM", "qwen2.5-1.5b"),
         help="comma-separated RAPPORT_LOCAL_LLM values, run one after another (default: the configured one)",
     )
+    parser.add_argument("--callers", type=int, default=len(CALLERS), help="how many of the callers")
     parser.add_argument("--json", type=Path, help="also write every call's figures and transcript here")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
     configure_logging("warning")
-    results = asyncio.run(_main(args.models.split(",")))
+    results = asyncio.run(_main(args.models.split(","), CALLERS[: args.callers]))
     if args.json is not None:
         args.json.write_text(
             json.dumps({m: [asdict(r) for r in calls] for m, calls in results.items()}, indent=2) + "\n",
