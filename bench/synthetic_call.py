@@ -130,12 +130,12 @@ class _CallScript:
                 break
             self.wait(0.31, 0.9)  # long enough for the VAD, too short for the transcript to commit
             self.move("speech_started", "user_speaking")
-        if self.rng.random() < 0.04:  # a cough or noise: no transcript, the turn is dropped
-            self.now = round(self.now + 2.5, 6)
-            self.move("after_2500ms", "listening")
+        if self.rng.random() < 0.04:  # a cough or noise: no words, dismissed once the wait is over
+            self.now = round(self.now + 0.65, 6)
+            self.move("endpoint_timeout", "listening")
             return False
-        self.wait(0.05, 0.3)
-        self.move("transcript", "thinking")
+        self.wait(0.3, 0.7)  # the end-of-turn wait (a question's, or a finished-sounding turn's)
+        self.move("endpoint_timeout", "thinking")
         self.events.append(CallerUtterance(self.now, self.caller_line()))
         return True
 

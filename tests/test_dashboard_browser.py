@@ -176,7 +176,7 @@ async def test_the_statecharts_page_draws_every_definition(
         )
     names = sorted(p.stem for p in settings.statechart_dir.glob("*.yaml"))
     assert sorted(charts) == [f"chart-{name}" for name in names]
-    assert len(charts["chart-turn_taking"]) == 8
+    assert len(charts["chart-turn_taking"]) == 9
     assert charts["chart-sales_roleplay"] == [
         "opening",
         "discovery",
