@@ -275,14 +275,9 @@ class LlamaLLM(llm.LLM):
         messages = self.messages(chat_ctx, tools)
 
         def evaluate() -> None:
-            if not self.lock.acquire(blocking=False):
-                return
-            try:
-                # One sampled token is the cheapest public way to have llama.cpp evaluate a prompt.
-                for _ in self._sample(messages, threading.Event(), 1):
-                    pass
-            finally:
-                self.lock.release()
+            # One sampled token is the cheapest public way to have llama.cpp evaluate a prompt.
+            for _ in self.generate(messages, threading.Event(), 1, wait=False):
+                pass
 
         await asyncio.get_running_loop().run_in_executor(None, evaluate)
 
@@ -295,39 +290,33 @@ class LlamaLLM(llm.LLM):
         *,
         temperature: float = REPLY_TEMPERATURE,
         stop: tuple[str, ...] = ("\n\n",),
+        wait: bool = True,
     ) -> Iterator[str]:
         """Text pieces as sampled (blocking), one generation at a time; stops early when
-        `cancelled` is set.
+        `cancelled` is set, and yields nothing if the model is busy and `wait` is False.
 
         `grammar` (GBNF) constrains the answer's form, for callers that parse it (a rubric check).
         The default `stop` ends a spoken reply at a blank line, where a list or an essay starts.
         """
-        with self.lock:
-            yield from self._sample(messages, cancelled, max_tokens, grammar, temperature, stop)
-
-    def _sample(
-        self,
-        messages: list[dict[str, str]],
-        cancelled: threading.Event,
-        max_tokens: int,
-        grammar: str | None = None,
-        temperature: float = REPLY_TEMPERATURE,
-        stop: tuple[str, ...] = ("\n\n",),
-    ) -> Iterator[str]:
-        for chunk in self.llama.create_chat_completion(
-            messages=messages,
-            stream=True,
-            max_tokens=max_tokens,
-            grammar=_grammar(grammar) if grammar else None,
-            temperature=temperature,
-            repeat_penalty=1.1,
-            stop=[*stop, *_FORMAT_STOPS.get(self._chat_format or "", ())],
-        ):
-            if cancelled.is_set():
-                return
-            piece = chunk["choices"][0]["delta"].get("content")
-            if piece:
-                yield piece
+        if not self.lock.acquire(blocking=wait):
+            return
+        try:
+            for chunk in self.llama.create_chat_completion(
+                messages=messages,
+                stream=True,
+                max_tokens=max_tokens,
+                grammar=_grammar(grammar) if grammar else None,
+                temperature=temperature,
+                repeat_penalty=1.1,
+                stop=[*stop, *_FORMAT_STOPS.get(self._chat_format or "", ())],
+            ):
+                if cancelled.is_set():
+                    return
+                piece = chunk["choices"][0]["delta"].get("content")
+                if piece:
+                    yield piece
+        finally:
+            self.lock.release()
 
     def chat(
         self,
