@@ -156,8 +156,12 @@ class StageAgent(Agent):
         self._want_prefill(None)
 
     def _on_user_state(self, ev: UserStateChangedEvent) -> None:
-        if ev.new_state == "speaking" and self._turn_started_at is None:
+        if ev.new_state != "speaking":
+            return
+        if self._turn_started_at is None:
             self._turn_started_at = asyncio.get_running_loop().time()
+        if (drop_draft := getattr(self.session.llm, "drop_draft", None)) is not None:
+            drop_draft()  # frees the CPU for the STT of what the caller says now
 
     def _on_item_added(self, ev: ConversationItemAddedEvent) -> None:
         if isinstance(ev.item, llm.ChatMessage):
@@ -194,8 +198,8 @@ class StageAgent(Agent):
 
     async def prefill(self, caller_words: str | None = None) -> None:
         """Evaluate the chat so far (and `caller_words`, the turn not yet committed) into a local
-        model's cache, framed as the next reply's request will be, so that request finds it cached.
-        A no-op for a hosted LLM."""
+        model's cache, framed as the next reply's request will be, so that request finds it cached
+        (or, with `caller_words`, finds its reply drafted). A no-op for a hosted LLM."""
         prefill = getattr(self.session.llm, "prefill", None)
         if prefill is None:
             return
@@ -203,7 +207,9 @@ class StageAgent(Agent):
         if caller_words:
             chat.add_message(role="user", content=caller_words)
         tools = [tool for tool in self.tools if isinstance(tool, llm.Tool)]
-        await prefill(self.persona.framed(chat), tools)
+        # With the caller's words, the reply to them is drafted: while the turn-taking machine waits
+        # to be sure the turn is over, the model writes the answer the commit will ask for.
+        await prefill(self.persona.framed(chat), tools, draft=bool(caller_words))
 
     async def _decide(self, text: str) -> str | None:
         """`triggered(text)` off the event loop (it embeds the text), remembered for the same text in

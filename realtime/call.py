@@ -38,7 +38,7 @@ from realtime.knowledge import CallKnowledge, Retrieved
 from realtime.metrics import call_metrics
 from realtime.plugins.whisper_stt import WhisperSTT
 from realtime.recorder import EventRecorder
-from realtime.session import Models, build_session
+from realtime.session import Models, build_session, call_stt
 from realtime.tools import conversation_registry
 from realtime.turn_audio import TappedAudioInput, TurnAudio
 from realtime.turn_taking import Dismissal, TurnTaking
@@ -99,7 +99,8 @@ class Call:
         self.audio_in = audio_in
         self.segments: list[PlayedSegment] = []
         self.ended = asyncio.Event()
-        self.session = build_session(models)
+        heard_by = call_stt(models, chart.settings.get("vocabulary"))
+        self.session = build_session(models, heard_by)
         self.output = CallerAudioOutput(
             now=self.clock.now, sink=frame_sink, on_finished=self._on_playback_finished
         )
@@ -126,7 +127,7 @@ class Call:
             on_transition=self._transition_recorder(chart.id),
             knowledge=self.knowledge,
             on_retrieved=self._on_retrieved,
-            hear_turn=self._hear_turn(models.stt) if isinstance(models.stt, WhisperSTT) else None,
+            hear_turn=self._hear_turn(heard_by) if isinstance(heard_by, WhisperSTT) else None,
         )
         self.chart = chart
         self._turn_chart = turn_chart

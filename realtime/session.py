@@ -17,11 +17,12 @@ from livekit.agents import AgentSession, llm, stt, tts, vad
 from rapport.settings import Settings
 from realtime import providers
 from realtime.end_of_turn import SAMPLE_RATE, end_of_turn_model
+from realtime.plugins.whisper_stt import WhisperSTT
 from realtime.speech_text import filter_markdown_promptly
 from realtime.transcription import TrackedSTT
 from realtime.vad import call_vad
 
-__all__ = ["Models", "build_session"]
+__all__ = ["Models", "build_session", "call_stt"]
 
 
 @dataclass(frozen=True)
@@ -53,9 +54,19 @@ class Models:
         await asyncio.to_thread(end_of_turn_model().probability, np.zeros(SAMPLE_RATE, dtype=np.int16))
 
 
-def build_session(models: Models) -> AgentSession:
+def call_stt(models: Models, vocabulary: object) -> stt.STT:
+    """The STT for a call whose chart lists the words its callers use (`settings.vocabulary`): the
+    local whisper takes them as the text before each turn. A hosted STT is shared as it is."""
+    if vocabulary and isinstance(models.stt, WhisperSTT):
+        return models.stt.with_vocabulary(str(vocabulary))
+    return models.stt
+
+
+def build_session(models: Models, call_stt: stt.STT | None = None) -> AgentSession:
+    """The call's session; `call_stt` (see `call_stt`) in place of the shared STT."""
+    heard_by = call_stt or models.stt
     return AgentSession(
-        stt=models.stt if models.stt.capabilities.streaming else TrackedSTT(models.stt),
+        stt=heard_by if heard_by.capabilities.streaming else TrackedSTT(heard_by),
         llm=models.llm,
         tts=models.tts,
         vad=call_vad(models.vad),

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import structlog
 from livekit.agents import AgentSession, llm
-from livekit.agents.voice.events import UserInputTranscribedEvent
+from livekit.agents.voice.events import UserInputTranscribedEvent, UserStateChangedEvent
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from realtime.agent import StageAgent
@@ -18,6 +21,8 @@ from statecharts.clock import ManualClock
 from statecharts.load import load_statechart
 
 DEFINITIONS = Path(__file__).resolve().parent.parent / "statecharts" / "definitions"
+# Only a failure waits this long: a drafted reply needs no model, one written now would wait forever.
+_NEVER_S = 30.0
 
 
 def _prompt_tokens(model: LlamaLLM, agent: StageAgent, chat: llm.ChatContext) -> list[int]:
@@ -70,3 +75,80 @@ async def test_words_still_being_endpointed_are_in_the_cache_as_the_reply_asks_f
     assert agent.triggered(words) == "rep_stated_purpose" and agent.stage == "opening"
     reply = _prompt_tokens(models.llm, agent, chat)
     assert _cached_prefix(models.llm, reply) >= len(reply) - 1
+
+
+async def _reply(model: LlamaLLM, agent: StageAgent, chat: llm.ChatContext) -> str:
+    """The reply `llm_node` would stream for `chat`."""
+    tools = [t for t in agent.tools if isinstance(t, llm.Tool)]
+    parts: list[str] = []
+    async with model.chat(chat_ctx=agent.persona.framed(chat), tools=tools) as stream:
+        async for chunk in stream:
+            if chunk.delta is not None and chunk.delta.content:
+                parts.append(chunk.delta.content)
+    return "".join(parts)
+
+
+def _reply_logged(logs: list[MutableMapping[str, Any]]) -> MutableMapping[str, Any]:
+    """How the model came by the reply: drafted ahead, or written when asked for."""
+    return next(e for e in logs if e["event"] == "llama.reply")
+
+
+async def _model_free(model: LlamaLLM) -> None:
+    """Until nothing (a draft being written) holds the model."""
+
+    def wait() -> None:
+        with model.lock:
+            pass
+
+    await asyncio.to_thread(wait)
+
+
+async def test_the_reply_to_words_still_being_endpointed_is_written_before_it_is_asked_for(
+    models: Models,
+) -> None:
+    """The caller's words, once transcribed, get their reply drafted while the turn is endpointed:
+    the request for it streams the draft and needs the model no more (here it is held elsewhere)."""
+    assert isinstance(models.llm, LlamaLLM)
+    agent, chat = await _prefilled_turn(models, "How do your drivers plan their routes today?")
+    await _model_free(models.llm)
+    with models.llm.lock, structlog.testing.capture_logs() as logs:
+        reply = await asyncio.wait_for(_reply(models.llm, agent, chat), _NEVER_S)
+    assert reply.strip()
+    assert _reply_logged(logs)["drafted"] is True
+
+
+async def test_a_draft_for_other_words_is_not_spoken(models: Models) -> None:
+    """When the committed turn is not the words the draft answered (the caller went on, the turn was
+    heard again whole), the reply is written for the committed words."""
+    assert isinstance(models.llm, LlamaLLM)
+    agent, _ = await _prefilled_turn(models, "How do your drivers plan their routes today?")
+    chat = agent.chat_ctx.copy()
+    chat.add_message(role="user", content="How do your drivers plan their routes today? And who does it?")
+    with structlog.testing.capture_logs() as logs:
+        reply = await _reply(models.llm, agent, chat)
+    assert reply.strip()
+    event = _reply_logged(logs)
+    assert event["drafted"] is False and event["draft_for_other_words"] is True
+
+
+async def test_the_caller_speaking_again_drops_the_draft(models: Models) -> None:
+    """A draft answers the words so far; when the caller speaks again it is dropped (freeing the
+    CPU for the STT), and the turn's reply is written when it is asked for."""
+    assert isinstance(models.llm, LlamaLLM)
+    words = "How do your drivers plan their routes today?"
+    registry = conversation_registry()
+    chart = load_statechart(DEFINITIONS / "sales_roleplay.yaml", registry)
+    agent = StageAgent(chart, registry, clock=ManualClock(), on_transition=lambda _r: None)
+    async with AgentSession(llm=models.llm) as session:
+        await session.start(agent)
+        await agent.prefilled()
+        session.emit("user_input_transcribed", UserInputTranscribedEvent(transcript=words, is_final=True))
+        await agent.prefilled()
+        session.emit("user_state_changed", UserStateChangedEvent(old_state="listening", new_state="speaking"))
+        await _model_free(models.llm)
+        chat = agent.chat_ctx.copy()
+    chat.add_message(role="user", content=words)
+    with structlog.testing.capture_logs() as logs:
+        reply = await _reply(models.llm, agent, chat)
+    assert reply.strip()
+    assert _reply_logged(logs)["drafted"] is False

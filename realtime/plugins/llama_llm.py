@@ -5,6 +5,11 @@ worker thread; closing the stream (a barge-in) stops it at the next token. llama
 KV cache for the longest shared prompt prefix, so the stage instructions are evaluated once per
 stage, not once per turn.
 
+A reply can be drafted before it is asked for (`prefill(..., draft=True)`): while the turn-taking
+machine waits to be sure the caller has finished, the model already writes its answer to the words
+transcribed so far. A request for exactly that prompt then streams the draft; any other prompt (the
+caller went on, the turn was heard again differently) or a new prefill drops it.
+
 The prompt follows the chat template in the GGUF's own metadata. Tools are described in the
 system prompt with a one-line convention, `CALL <name> <json arguments>`, which this module turns
 into livekit function calls: small models keep to it more often than to a JSON tool-call format.
@@ -27,6 +32,8 @@ from livekit.agents.llm.chat_context import DYNAMIC_INSTRUCTIONS_MESSAGE_ID
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGivenOr
 from livekit.agents.voice.generation import INSTRUCTIONS_MESSAGE_ID
 
+from rapport.logs import get_logger
+
 __all__ = [
     "LlamaLLM",
     "ReplyFilter",
@@ -35,6 +42,8 @@ __all__ = [
     "load_model",
     "model_lock",
 ]
+
+log = get_logger(__name__)
 
 _INSTRUCTION_IDS = frozenset({INSTRUCTIONS_MESSAGE_ID, DYNAMIC_INSTRUCTIONS_MESSAGE_ID})
 
@@ -72,6 +81,48 @@ def model_lock(model_file: Path, threads: int = 2) -> threading.Lock:
     """The lock of the model `load_model` shares: llama.cpp's context runs one generation at a time,
     whichever `LlamaLLM` (a call's, the worker's summaries) asks for it."""
     return threading.Lock()
+
+
+class _Draft:
+    """A reply being written ahead of its request, piece by piece, by one worker thread."""
+
+    def __init__(self, messages: list[dict[str, str]]) -> None:
+        self.messages = messages
+        self.pieces: list[str] = []
+        self.dropped = threading.Event()
+        self.finished = threading.Event()
+        self._changed = threading.Condition()
+
+    def add(self, piece: str) -> None:
+        with self._changed:
+            self.pieces.append(piece)
+            self._changed.notify_all()
+
+    def finish(self) -> None:
+        with self._changed:
+            self.finished.set()
+            self._changed.notify_all()
+
+    def drop(self) -> None:
+        self.dropped.set()
+
+    def read(self, cancelled: threading.Event) -> Iterator[str]:
+        """Its pieces as they are written, until it is finished; `cancelled` drops it."""
+        index = 0
+        while not cancelled.is_set():
+            with self._changed:
+                while index >= len(self.pieces) and not self.finished.is_set():
+                    # Woken by the writer; the timeout only bounds how late a cancel is seen.
+                    self._changed.wait(0.05)
+                    if cancelled.is_set():
+                        break
+                ready = self.pieces[index:]
+                done = self.finished.is_set()
+            yield from ready
+            index += len(ready)
+            if done and index >= len(self.pieces):
+                return
+        self.drop()
 
 
 @functools.cache
@@ -240,6 +291,7 @@ class LlamaLLM(llm.LLM):
         self._threads = threads
         self._max_tokens = max_tokens
         self.lock = model_lock(model_file, threads)
+        self._draft: _Draft | None = None
 
     @property
     def model(self) -> str:
@@ -266,20 +318,75 @@ class LlamaLLM(llm.LLM):
         for _ in self.generate([{"role": "user", "content": "Hi"}], threading.Event(), 4):
             pass
 
-    async def prefill(self, chat_ctx: ChatContext, tools: list[Tool]) -> None:
-        """Evaluate the chat so far into llama.cpp's cache, so the next reply starts after it.
+    async def prefill(self, chat_ctx: ChatContext, tools: list[Tool], *, draft: bool = False) -> None:
+        """Evaluate the chat so far into llama.cpp's cache, so the next reply starts after it; with
+        `draft`, go on to write the reply to it in the background (see the module's docstring).
+        Returns once the chat is evaluated.
 
-        Skipped while the model is busy (a reply, a summary): waiting would only hold up the next
-        reply behind a prompt that is stale by then.
+        Skipped while the model is busy with anything but a draft (a reply, a summary): waiting would
+        only hold up the next reply behind a prompt that is stale by then. A draft is dropped: this
+        chat is newer.
         """
         messages = self.messages(chat_ctx, tools)
+        previous, self._draft = self._draft, _Draft(messages) if draft else None
+        if previous is not None:
+            previous.drop()
+        writing = self._draft
+        loop = asyncio.get_running_loop()
+        evaluated: asyncio.Future[None] = loop.create_future()
 
-        def evaluate() -> None:
-            # One sampled token is the cheapest public way to have llama.cpp evaluate a prompt.
-            for _ in self.generate(messages, threading.Event(), 1, wait=False):
-                pass
+        def done() -> None:
+            if not evaluated.done():
+                evaluated.set_result(None)
 
-        await asyncio.get_running_loop().run_in_executor(None, evaluate)
+        def write() -> None:
+            try:
+                if previous is not None:
+                    previous.finished.wait()  # its writer lets go of the model at its next token
+                if writing is None:
+                    # One sampled token is the cheapest public way to have llama.cpp evaluate a prompt.
+                    for _ in self.generate(messages, threading.Event(), 1, wait=False):
+                        pass
+                    return
+                text = ""
+                for piece in self.generate(messages, writing.dropped, self._max_tokens, wait=False):
+                    loop.call_soon_threadsafe(done)
+                    writing.add(piece)
+                    text += piece
+                    if len(_SENTENCE_END.findall(text)) >= MAX_SENTENCES:
+                        break  # all a reply will say (`_LlamaStream`): the model is free for what's next
+            finally:
+                if writing is not None:
+                    writing.finish()
+                loop.call_soon_threadsafe(done)
+
+        threading.Thread(target=write, name="llama-prefill", daemon=True).start()
+        await evaluated
+
+    def drop_draft(self) -> None:
+        """The caller spoke on: the draft answers words that are no longer the whole turn."""
+        if (draft := self._draft) is not None:
+            draft.drop()
+
+    def reply(self, messages: list[dict[str, str]], cancelled: threading.Event) -> Iterator[str]:
+        """A live reply's pieces (blocking): the draft if one was written for these messages, else
+        written now."""
+        draft, self._draft = self._draft, None
+        if draft is not None and draft.messages == messages and not draft.dropped.is_set():
+            ahead = len(draft.pieces)
+            read = 0
+            for piece in draft.read(cancelled):
+                read += 1
+                yield piece
+            if read or cancelled.is_set():
+                log.info("llama.reply", drafted=True, pieces_ahead=ahead)
+                return
+            # Nothing written: the model was busy when the draft was asked for.
+        log.info("llama.reply", drafted=False, draft_for_other_words=draft is not None)
+        if draft is not None:
+            draft.drop()
+            draft.finished.wait()
+        yield from self.generate(messages, cancelled, self._max_tokens)
 
     def generate(
         self,
@@ -365,8 +472,7 @@ class _LlamaStream(llm.LLMStream):
 
         def produce() -> None:
             try:
-                pieces = self._llama.generate(messages, cancelled, self._llama._max_tokens)
-                for piece in pieces:
+                for piece in self._llama.reply(messages, cancelled):
                     loop.call_soon_threadsafe(queue.put_nowait, piece)
             finally:
                 loop.call_soon_threadsafe(queue.put_nowait, None)
