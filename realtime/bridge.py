@@ -117,12 +117,7 @@ class TurnTakingBridge:
             case Command.INTERRUPT_AGENT:
                 self._interrupt(then=self._interrupt_done)
             case Command.COMMIT_TURN:
-                # The machine commits only once a final transcript is in. livekit would otherwise
-                # wait up to 2 s for yet another final whenever the last one came more than 0.5 s
-                # before the commit (a VAD slow to call the end of speech, under load).
-                commit = self._session.commit_user_turn(transcript_timeout=0.0)
-                commit.add_done_callback(lambda _: self._reopen_if_commit_lost())
-                self._track(commit)
+                self._commit_after_previous_turn()
             case Command.PREDICT_END_OF_TURN:
                 self._predict_end_of_turn()
             case Command.DISCARD_TURN:
@@ -135,6 +130,39 @@ class TurnTakingBridge:
                 self._session.say(NUDGE_LINE)
             case Command.END_CALL:
                 self._on_hangup()
+
+    def _commit(self) -> None:
+        # The machine commits only once a final transcript is in. livekit would otherwise wait up
+        # to 2 s for yet another final whenever the last one came more than 0.5 s before the
+        # commit (a VAD slow to call the end of speech, under load).
+        commit = self._session.commit_user_turn(transcript_timeout=0.0)
+        commit.add_done_callback(lambda _: self._reopen_if_commit_lost())
+        self._track(commit)
+
+    def _commit_after_previous_turn(self) -> None:
+        """Commit once the agent has taken in the previous turn, and answer both with one reply.
+
+        livekit 1.8.9 runs the agent's `on_user_turn_completed` for a turn (the whole-turn re-hearing,
+        triggers, knowledge: slow under load), then finds a newer turn committed meanwhile and
+        interrupts the old turn's reply without force, which our session's speech does not allow
+        (interruptions are the machine's). The RuntimeError fails that turn, and every later turn
+        re-raises it (each waits on the one before): a silent agent for the rest of the call. So a
+        commit waits for the previous turn's hook; then the reply it started is interrupted (its
+        words stay in the chat), as livekit means to, and this turn's reply answers both.
+        """
+        activity = self._session._activity
+        previous = activity._user_turn_completed_atask if activity is not None else None
+        if previous is None or previous.done():
+            self._commit()
+            return
+        log.info("turn_taking.commit_after_previous_turn")
+
+        def taken_in(_: object) -> None:
+            interrupted = self._session.interrupt(force=True)
+            interrupted.add_done_callback(lambda _: self._commit())
+            self._track(interrupted)
+
+        previous.add_done_callback(taken_in)
 
     def _predict_end_of_turn(self) -> None:
         machine = self.machine

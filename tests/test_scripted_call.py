@@ -41,7 +41,7 @@ def test_every_caller_turn_gets_a_spoken_reply(barge_in: dict[str, Any]) -> None
     caller = [t for t in barge_in["turns"] if t["speaker"] == "caller"]
     assert agent[0]["text"] == "Northwind Freight, this is Dana."
     assert len(caller) == 5
-    assert all(t["text"] for t in caller)
+    assert all(t["text"] for t in caller), caller
     assert len(barge_in["latency"]["voice_to_voice_ms"]) >= 3
     assert all(0 < ms < 5000 for ms in barge_in["latency"]["voice_to_voice_ms"])
 
