@@ -65,6 +65,8 @@ class Kind(StrEnum):
     IDENTIFIER = "identifier"
     REPEATED = "repeated"
     SELLING = "selling"
+    OFF_TOPIC = "off_topic"
+    OUT_OF_CHARACTER = "out_of_character"
 
 
 @dataclass(frozen=True)
