@@ -6,21 +6,20 @@ instructions read out or eager agreement), no rule can say. So, as `scoring.judg
 rep, each reply is shown with the rep's line before it (and the buyer's line before that) as
 quoted data between tags, and asked one yes/no question per label under a YES/NO grammar.
 
-NOT YET GOOD ENOUGH: measured on the 55 hand-labelled replies of `tests/replies/labelled.yaml`
-with Qwen2.5-Coder 1.5B (greedy), no wording reached the 0.9 agreement issue 13 asks for; the
-small model answers mostly YES whatever the reply. Relevance (34 of 55 labelled YES, so 0.62 is
-"always YES"): "respond to what the Rep just said" 0.55; "answer or react ..., rather than ignore
-it, repeat it or talk about something else" 0.60 (kept; 0.62 with the grader guard below); "a
-sensible reply" 0.55; with a
-definition in the instructions 0.64, and with six examples added 0.64; asked negatively ("repeat
-the Rep's words" 0.64, "answer a different question" 0.64, "ignore what the Rep said" 0.62); "about
-the same subject" 0.49; as Salesperson/Dana lines 0.62, question first 0.62. In character (30 of
-55 YES): "sound like a sceptical business buyer" 0.49; "sound like a helpful assistant, a
-salesperson, or a computer, instead of a buyer" 0.76 (kept, NO means in character); "something
-a busy, sceptical buyer would really say" 0.40; with a definition 0.55, and examples 0.51; one
-failure at a time (offers help 0.65, sells 0.60, reads out labels 0.60, asks a seller's question
-0.51, enthusiastic 0.65, sounds like an AI or a coach 0.55); the reply alone, without the rep's
-line, "sounds like a busy, sceptical customer" 0.75, "offers help" 0.45.
+NOT YET GOOD ENOUGH: measured on the 55 hand-labelled replies of `tests/replies/labelled.yaml` with
+Qwen2.5-Coder 1.5B (greedy), no wording reached the 0.9 agreement issue 13 asks for; the small model
+answers mostly YES whatever the reply. Relevance (34 of 55 labelled YES, so 0.62 is "always YES"):
+"respond to what the Rep just said" 0.55; "answer or react ..., rather than ignore it, repeat it or
+talk about something else" 0.60 (kept; 0.62 with the grader guard below); "a sensible reply" 0.55;
+with a definition in the instructions 0.64, and with six examples added 0.64; asked negatively
+("repeat the Rep's words" 0.64, "answer a different question" 0.64, "ignore what the Rep said"
+0.62); "about the same subject" 0.49; as Salesperson/Dana lines 0.62, question first 0.62. In
+character (30 of 55 YES): "sound like a sceptical business buyer" 0.49; "sound like a helpful
+assistant, a salesperson, or a computer, instead of a buyer" 0.76 (kept, NO means in character);
+"something a busy, sceptical buyer would really say" 0.40; with a definition 0.55, and examples
+0.51; one failure at a time (offers help 0.65, sells 0.60, reads out labels 0.60, asks a seller's
+question 0.51, enthusiastic 0.65, sounds like an AI or a coach 0.55); the reply alone, without the
+rep's line, "sounds like a busy, sceptical customer" 0.75, "offers help" 0.45.
 
 A reply that passed either question is asked whether it talks to a grader, and passes neither if
 so (see `GUARD`): a buyer addressing the grader is not answering the rep, nor Dana.
