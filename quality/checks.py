@@ -87,7 +87,8 @@ class CallQuality:
         return [f for f in self.findings if f.kind is kind]
 
 
-# A sentence of the script is missing when fewer than this share of its words were transcribed.
+# A sentence of the script is missing when fewer than this share of its words arrived, as themselves
+# or misheard: a misheard word is the STT's error (counted by WER), a dropped one is a lost word.
 MISSING_BELOW = 0.5
 # A reply echoes when at least this share of its word trigrams are in the caller's last turn.
 ECHO_SHARE = 0.5
@@ -121,16 +122,17 @@ def _sentences(phrase: str) -> list[str]:
 
 
 def missing_sentences(turns: Sequence[Turn]) -> list[Finding]:
-    """A sentence or a phrase between pauses of the script whose words mostly did not arrive."""
+    """A sentence or a phrase between pauses of the script whose words mostly did not arrive: no
+    word of the transcript stands in their place."""
     found: list[Finding] = []
     for index, turn in _callers(turns):
         units = [s for phrase in turn.said for s in _sentences(phrase)]
         said = [w for u in units for w in words(u)]
-        heard = align(said, join_compounds(words(turn.heard), said)).heard
+        arrived = align(said, join_compounds(words(turn.heard), said)).arrived
         start = 0
         for unit in units:
             size = len(words(unit))
-            if sum(heard[start : start + size]) < MISSING_BELOW * size:
+            if sum(arrived[start : start + size]) < MISSING_BELOW * size:
                 found.append(Finding(Kind.CALLER_SENTENCE_MISSING, index, unit))
             start += size
     return found

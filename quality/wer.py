@@ -10,11 +10,12 @@ __all__ = ["Alignment", "align"]
 
 @dataclass(frozen=True)
 class Alignment:
-    """`reference` against `hypothesis`: the edits, and for each reference word whether it was heard."""
+    """`reference` against `hypothesis`: the edits, and for each reference word whether it arrived
+    (heard as itself or as another word in its place) rather than being dropped."""
 
     errors: int
     reference_words: int
-    heard: tuple[bool, ...]
+    arrived: tuple[bool, ...]
 
     @property
     def wer(self) -> float:
@@ -39,30 +40,17 @@ def align(reference: Sequence[str], hypothesis: Sequence[str]) -> Alignment:
                 cost[i - 1][j] + 1,
                 cost[i][j - 1] + 1,
             )
-    return Alignment(
-        errors=cost[-1][-1], reference_words=len(reference), heard=_in_order(reference, hypothesis)
-    )
-
-
-def _in_order(reference: Sequence[str], hypothesis: Sequence[str]) -> tuple[bool, ...]:
-    """Which reference words arrived, in order: a longest common subsequence. (The edit path would
-    do, but among equally short paths it may pair a word with a substitution instead of its match.)"""
-    rows, cols = len(reference) + 1, len(hypothesis) + 1
-    common = [[0] * cols for _ in range(rows)]
-    for i in range(1, rows):
-        for j in range(1, cols):
-            if reference[i - 1] == hypothesis[j - 1]:
-                common[i][j] = common[i - 1][j - 1] + 1
-            else:
-                common[i][j] = max(common[i - 1][j], common[i][j - 1])
-    heard = [False] * len(reference)
+    # Back along one shortest edit path; a word paired with a word of the hypothesis arrived. Ties
+    # go to the pairing, so a misheard word is not counted as a dropped one.
+    arrived = [False] * len(reference)
     i, j = rows - 1, cols - 1
-    while i > 0 and j > 0:
-        if reference[i - 1] == hypothesis[j - 1]:
-            heard[i - 1] = True
+    while i > 0:
+        pair = reference[i - 1] == hypothesis[j - 1] if j > 0 else False
+        if j > 0 and cost[i][j] == cost[i - 1][j - 1] + (0 if pair else 1):
+            arrived[i - 1] = True
             i, j = i - 1, j - 1
-        elif common[i - 1][j] >= common[i][j - 1]:
+        elif cost[i][j] == cost[i - 1][j] + 1:
             i -= 1
         else:
             j -= 1
-    return tuple(heard)
+    return Alignment(errors=cost[-1][-1], reference_words=len(reference), arrived=tuple(arrived))

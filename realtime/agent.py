@@ -155,6 +155,16 @@ class StageAgent(Agent):
         self.session.on("user_state_changed", self._on_user_state)
         self._want_prefill(None)
 
+    async def on_exit(self) -> None:
+        """Stop prefilling: the session may still transcribe the caller, but this agent no longer
+        answers (and has no activity to read its chat from)."""
+        self.session.off("conversation_item_added", self._on_item_added)
+        self.session.off("user_input_transcribed", self._on_transcribed)
+        self.session.off("user_state_changed", self._on_user_state)
+        self._prefill_next = None
+        if self._prefill is not None:
+            self._prefill.cancel()
+
     def _on_user_state(self, ev: UserStateChangedEvent) -> None:
         if ev.new_state != "speaking":
             return

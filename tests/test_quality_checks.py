@@ -110,6 +110,19 @@ def test_a_few_misheard_words_are_not_a_missing_sentence() -> None:
     assert not missing_sentences(turns)
 
 
+def test_a_misheard_sentence_is_not_a_missing_one() -> None:
+    """Whisper heard the RP caller's "Is now a bad time?" as "It's our bad time.": four words in
+    place of five, two of them wrong. The words arrived (WER counts them); nothing was lost."""
+    turns: list[Turn] = [
+        CallerTurn(
+            ("Hello Dana, it's Oliver from Routewise.", "Is now a bad time?"),
+            "Hello Dana, it's Oliver from Routewise. It's our bad time.",
+        )
+    ]
+    assert not missing_sentences(turns)
+    assert caller_wer(turns) == pytest.approx(3 / 11)
+
+
 def test_each_turn_answered_once() -> None:
     """Issue 13's lost turn (the watchdog dropped it: no reply) and a turn with two replies are
     found; greeting first and one reply a turn is right."""
