@@ -358,9 +358,12 @@ class LlamaLLM(llm.LLM):
             finally:
                 if writing is not None:
                     writing.finish()
-                loop.call_soon_threadsafe(done)
+                if not loop.is_closed():  # a call that ended while this evaluated awaits nothing
+                    loop.call_soon_threadsafe(done)
 
-        threading.Thread(target=write, name="llama-prefill", daemon=True).start()
+        # Not a daemon: at exit, Python waits for it to let go of the model. A daemon thread still
+        # inside llama.cpp while the model is freed crashed the process (SIGSEGV after a call).
+        threading.Thread(target=write, name="llama-prefill").start()
         await evaluated
 
     def drop_draft(self) -> None:
