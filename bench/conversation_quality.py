@@ -86,7 +86,7 @@ async def run_call(path: Path, calls: CallFactory) -> CallResult:
 async def run_model(model: str, callers: list[Path]) -> list[CallResult]:
     settings = Settings.from_env({**os.environ, "RAPPORT_LOCAL_LLM": model})
     calls = CallFactory.create(settings, Models.load(settings))
-    await calls.warm_up()
+    await calls.warm_up(load_scenario(callers[0]).statechart)
     return [await run_call(path, calls) for path in callers]
 
 

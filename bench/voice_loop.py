@@ -75,8 +75,8 @@ def reply_stages(report: dict[str, Any]) -> dict[str, list[int]]:
 async def run_config(window: str, call_count: int) -> Samples:
     settings = Settings.from_env({**os.environ, "RAPPORT_WHISPER_WINDOW": window})
     calls = CallFactory.create(settings, Models.load(settings))
-    await calls.warm_up()
     scenario = load_scenario(SCENARIO)
+    await calls.warm_up(scenario.statechart)
     samples = Samples([], [], {stage: [] for stage in STAGES})
     for _ in range(call_count):
         report: dict[str, Any] = (await run_scripted_call(scenario, calls)).data

@@ -21,7 +21,7 @@ from livekit import rtc
 from rapport.logs import get_logger
 from rapport.settings import Settings
 from realtime.audio_io import CallerAudioInput
-from realtime.call import CallFactory
+from realtime.call import DEFAULT_STATECHART, CallFactory
 from realtime.events import CallEvent, as_dict
 from realtime.session import Models
 from statecharts.errors import StatechartError
@@ -83,7 +83,7 @@ async def _call_socket(request: web.Request) -> web.WebSocketResponse:
     audio_in = CallerAudioInput(now=loop.time, sample_rate=MIC_RATE, paced=False)
     try:
         call = calls.new_call(
-            request.query.get("statechart", "sales_roleplay"), audio_in=audio_in, sink=sink, frame_sink=play
+            request.query.get("statechart", DEFAULT_STATECHART), audio_in=audio_in, sink=sink, frame_sink=play
         )
     except (UnknownStatechart, StatechartError) as exc:
         # A broken or missing definition fails this call only, with the reason, not the server.
@@ -154,7 +154,7 @@ async def serve(settings: Settings, *, host: str, port: int) -> None:
     print("rapport: starting Postgres and Temporal, loading models...", flush=True)
     async with local_stack(settings) as stack:
         calls = CallFactory.create(settings, Models.load(settings), recorder_client=stack.client)
-        await calls.warm_up()
+        await calls.warm_up(DEFAULT_STATECHART)
         app = build_app(calls)
         # The dashboard reads the stored calls; the calls themselves never touch this pool.
         pool = await connect_database(settings)

@@ -76,7 +76,7 @@ async def _call(settings: Settings, scenario_path: Path, report_path: Path) -> d
     # A wrong statechart name fails here, before services start and models warm up.
     calls.conversations.get(scenario.statechart)
     async with local_stack(settings) as stack:
-        await calls.warm_up()
+        await calls.warm_up(scenario.statechart)
         report = await run_scripted_call(scenario, replace(calls, recorder_client=stack.client))
         await asyncio.to_thread(_write_report, report_path, report.data)
         if stack.runs_worker:

@@ -18,6 +18,7 @@ from livekit.agents.voice.events import (
     UserInputTranscribedEvent,
     UserStateChangedEvent,
 )
+from livekit.agents.voice.generation import update_instructions
 
 from rapport.logs import get_logger
 from realtime.knowledge import CallKnowledge, Retrieved
@@ -205,6 +206,13 @@ class StageAgent(Agent):
                 event, self._move_after_reply = self._move_after_reply, None
                 await self.move(event)
             await self.prefill(caller_words)
+
+    def opening_request(self) -> tuple[llm.ChatContext, list[llm.Tool]]:
+        """The chat and tools a reply would be asked with before anyone has spoken, as the session
+        puts them: the instructions first, then the persona's earlier call."""
+        chat = self.chat_ctx.copy()
+        update_instructions(chat, instructions=self.instructions, add_if_missing=True)
+        return self.persona.framed(chat), [tool for tool in self.tools if isinstance(tool, llm.Tool)]
 
     async def prefill(self, caller_words: str | None = None) -> None:
         """Evaluate the chat so far (and `caller_words`, the turn not yet committed) into a local

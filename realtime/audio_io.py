@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -221,7 +222,10 @@ class CallerAudioOutput(AudioOutput):
                     continue
             if not segment.announced:
                 segment.announced = True
-                self.on_playback_started(created_at=start)
+                # livekit stamps the reply's chat message with this and orders the chat by it: wall
+                # time, as its room output gives. The call's clock put the greeting before the
+                # instructions and the persona's earlier call, in every prompt of the call.
+                self.on_playback_started(created_at=time.time() - (self._now() - start))
                 if self._paused:
                     # The news paused the agent (the caller is still talking over a reply they have
                     # not heard yet): not even this frame reaches them.

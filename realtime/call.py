@@ -43,7 +43,7 @@ from realtime.tools import conversation_registry
 from realtime.turn_audio import TappedAudioInput, TurnAudio
 from realtime.turn_taking import Dismissal, TurnTaking
 from realtime.turn_taking import registry as turn_registry
-from statecharts.clock import LoopClock
+from statecharts.clock import LoopClock, ManualClock
 from statecharts.errors import StatechartError
 from statecharts.load import StatechartLibrary
 from statecharts.records import Statechart, TransitionRecord
@@ -51,7 +51,7 @@ from statecharts.registry import Registry
 from workflows.call import CRM_TIMEOUT
 from workflows.records import CrmLookup
 
-__all__ = ["Call", "CallFactory", "Transfer"]
+__all__ = ["DEFAULT_STATECHART", "Call", "CallFactory", "Transfer"]
 
 log = get_logger(__name__)
 
@@ -318,6 +318,14 @@ class Call:
         return await self.recorder.stored(within)
 
 
+DEFAULT_STATECHART = "sales_roleplay"
+"""The conversation a call plays when nobody names one: sales practice."""
+
+
+def _ignore(_record: TransitionRecord) -> None:
+    pass
+
+
 @dataclass(frozen=True)
 class CallFactory:
     """What every call of a process shares: the models, the tool registry, the definitions.
@@ -347,15 +355,26 @@ class CallFactory:
     def conversation_names(self) -> list[str]:
         return [name for name in self.conversations.names() if name != "turn_taking"]
 
-    async def warm_up(self) -> None:
+    async def warm_up(self, statechart: str | None = None) -> None:
         """Models ready before the first caller, and the embedder too if a chart embeds caller turns.
 
         Loading the embedder imports torch: seconds of work that holds the interpreter, which must
         not happen while a call's audio is flowing.
+
+        With `statechart`, a local LLM also evaluates that chart's opening prompt (instructions,
+        tools, the persona's earlier call): some 550 tokens, 5-8 s on 2 cores, that the first
+        call would otherwise spend during its greeting and its caller's first turn.
         """
         await self.models.warm_up()
         if self.embeds_caller_turns():
             await asyncio.to_thread(embedder)
+        prefill = getattr(self.models.llm, "prefill", None)
+        if statechart is not None and prefill is not None:
+            # The agent only renders its prompt here: a clock that never moves fires no timer.
+            agent = StageAgent(
+                self.conversations.get(statechart), self.tools, clock=ManualClock(), on_transition=_ignore
+            )
+            await prefill(*agent.opening_request())
         freeze_start_up()
 
     def embeds_caller_turns(self) -> bool:

@@ -1,7 +1,8 @@
-"""The caller's recent audio, for the end-of-turn model: a tap on the session's audio input.
+"""The caller's recent audio, for the end-of-turn model and for hearing a turn again whole: a tap
+on the session's audio input.
 
 The tap sits in front of whatever input the session reads (the scripted or browser caller, or a
-LiveKit room's track) and keeps the last 8 s at 16 kHz mono; the frames pass on unchanged.
+LiveKit room's track) and keeps the last 30 s at 16 kHz mono; the frames pass on unchanged.
 """
 
 from __future__ import annotations
@@ -10,16 +11,20 @@ import numpy as np
 from livekit import rtc
 from livekit.agents.voice.io import AudioInput
 
-from realtime.end_of_turn import MAX_SECONDS, SAMPLE_RATE
+from realtime.end_of_turn import SAMPLE_RATE
 
-__all__ = ["TappedAudioInput", "TurnAudio"]
+__all__ = ["RING_SECONDS", "TappedAudioInput", "TurnAudio"]
+
+# Whisper's window: a turn heard again whole is up to this long. The end-of-turn model hears the
+# last 8 s of it. With 8 s kept, a turn of 7 s with its pause and lead lost its first words.
+RING_SECONDS = 30
 
 
 class TurnAudio:
-    """A ring of the last `MAX_SECONDS` of one caller's audio, int16 mono at 16 kHz."""
+    """A ring of the last `RING_SECONDS` of one caller's audio, int16 mono at 16 kHz."""
 
     def __init__(self) -> None:
-        self._ring = np.zeros(MAX_SECONDS * SAMPLE_RATE, dtype=np.int16)
+        self._ring = np.zeros(RING_SECONDS * SAMPLE_RATE, dtype=np.int16)
         self._written = 0
         self._resampler: rtc.AudioResampler | None = None
         self._input_rate = SAMPLE_RATE
@@ -35,7 +40,7 @@ class TurnAudio:
             self._append(np.frombuffer(_mono(frame).data, dtype=np.int16))
 
     def last(self, seconds: float) -> np.ndarray:
-        """The most recent `seconds` (at most `MAX_SECONDS`, at most what was heard), oldest first."""
+        """The most recent `seconds` (at most `RING_SECONDS`, at most what was heard), oldest first."""
         n = min(int(seconds * SAMPLE_RATE), len(self._ring), self._written)
         end = self._written % len(self._ring)
         return np.roll(self._ring, -end)[len(self._ring) - n :].copy()

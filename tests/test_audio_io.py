@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import numpy as np
 from livekit import rtc
@@ -11,6 +12,7 @@ from livekit.agents.voice.io import PlaybackFinishedEvent, PlaybackStartedEvent
 
 from realtime.audio_io import CallerAudioOutput, HeardAudioOutput, PlayedSegment
 from realtime.plugins.piper_tts import synthesize_pcm
+from realtime.turn_audio import RING_SECONDS, TurnAudio
 
 
 def _reply_frame(text: str = "Thanks for calling.") -> rtc.AudioFrame:
@@ -99,3 +101,33 @@ async def test_an_output_played_out_elsewhere_reports_what_the_caller_heard() ->
     assert cut.started_at < cut.ended_at
     assert [ev.interrupted for ev in forwarded] == [False, True]
     await sink.aclose()
+
+
+async def test_playback_starts_are_stamped_in_wall_time() -> None:
+    """livekit orders the chat by the time a reply's audio started and expects `time.time()`: the
+    caller-side output gives that, whatever clock the call runs on."""
+    loop = asyncio.get_running_loop()
+    output = CallerAudioOutput(now=loop.time)
+    started: list[PlaybackStartedEvent] = []
+    output.on("playback_started", started.append)
+    before = time.time()
+    await output.capture_frame(_reply_frame("Thanks for calling."))
+    output.flush()
+    await output.wait_for_playout()
+    assert len(started) == 1
+    assert before <= started[0].created_at <= time.time()
+    await output.aclose()
+
+
+def test_the_turn_audio_keeps_a_long_turn_whole() -> None:
+    """A turn longer than the end-of-turn model's 8 s comes back whole, up to whisper's 30 s window,
+    oldest sample first; beyond that the oldest audio goes."""
+    audio = TurnAudio()
+    rate = 16_000
+    pcm = (np.arange(12 * rate) % 3000).astype(np.int16)
+    for start in range(0, len(pcm), 320):
+        audio.push(rtc.AudioFrame(pcm[start : start + 320].tobytes(), rate, 1, 320))
+    assert np.array_equal(audio.last(12), pcm)
+    more = np.full((RING_SECONDS - 2) * rate, 7, dtype=np.int16)
+    audio.push(rtc.AudioFrame(more.tobytes(), rate, 1, len(more)))
+    assert np.array_equal(audio.last(RING_SECONDS + 5), np.concatenate([pcm[-2 * rate :], more]))

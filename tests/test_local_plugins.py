@@ -44,13 +44,23 @@ def test_whisper_returns_nothing_for_silence() -> None:
 
 
 def test_whisper_loops_are_cut_back_to_what_was_said() -> None:
-    """A decode that starts over after a sentence ('Yes. Yes. Yes') keeps only the first."""
+    """A sentence whisper says again ('Yes. Yes. Yes'), or starts again, is kept once; the
+    caller's other sentences stay."""
     assert collapse_repeats("Yes. Yes. Yes.") == "Yes."
     assert collapse_repeats("What does it cost? What does the") == "What does it cost?"
     assert collapse_repeats("No, I said no.") == "No, I said no."
     # Starting over nearly the same (whisper tiny on a noisy line) is a loop too...
     loop = "What doesn't make delivery cost you? What doesn t make delivery costs you?"
     assert collapse_repeats(loop) == "What doesn't make delivery cost you?"
+    # ...even when its first word comes out different (sam_us, a piece ending in a pause).
+    loop = "Route-wise plans every route overnight. Route-wide plans every Route overnight."
+    assert collapse_repeats(loop) == "Route-wise plans every route overnight."
+    # What the caller said after the loop stays.
+    loop = "Routewise plans every route overnight. Routewise plan every route over night. So your drivers"
+    assert collapse_repeats(loop) == "Routewise plans every route overnight. So your drivers"
+    # Two questions alike are two questions.
+    two = "How many trucks do you run? How many drivers do you have?"
+    assert collapse_repeats(two) == two
     # ...while a caller who says a word twice keeps both.
     assert collapse_repeats("Hi, hi there. Hi, how are you?") == "Hi, hi there. Hi, how are you?"
     assert collapse_repeats("No. No, we don't.") == "No. No, we don't."

@@ -7,13 +7,16 @@ from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
+import llama_cpp
 import numpy as np
 import structlog
 from livekit.agents import AgentSession, llm
 from livekit.agents.voice.events import UserInputTranscribedEvent, UserStateChangedEvent
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
+from rapport.settings import Settings
 from realtime.agent import StageAgent
+from realtime.call import CallFactory
 from realtime.plugins.llama_llm import LlamaLLM
 from realtime.session import Models
 from realtime.tools import conversation_registry
@@ -47,12 +50,17 @@ def _cached_prefix(model: LlamaLLM, tokens: list[int]) -> int:
     return int(mismatch[0]) if len(mismatch) else n
 
 
+def _sales_agent() -> StageAgent:
+    """A call's agent for the sales chart, at its opening stage."""
+    registry = conversation_registry()
+    chart = load_statechart(DEFINITIONS / "sales_roleplay.yaml", registry)
+    return StageAgent(chart, registry, clock=ManualClock(), on_transition=lambda _r: None)
+
+
 async def _prefilled_turn(models: Models, words: str) -> tuple[StageAgent, llm.ChatContext]:
     """A call's agent once the caller's `words` were transcribed (not yet committed), and the chat
     the reply to them will be asked with."""
-    registry = conversation_registry()
-    chart = load_statechart(DEFINITIONS / "sales_roleplay.yaml", registry)
-    agent = StageAgent(chart, registry, clock=ManualClock(), on_transition=lambda _r: None)
+    agent = _sales_agent()
     async with AgentSession(llm=models.llm) as session:
         await session.start(agent)
         await agent.prefilled()  # the instructions, evaluated as the call starts
@@ -136,9 +144,7 @@ async def test_the_caller_speaking_again_drops_the_draft(models: Models) -> None
     CPU for the STT), and the turn's reply is written when it is asked for."""
     assert isinstance(models.llm, LlamaLLM)
     words = "How do your drivers plan their routes today?"
-    registry = conversation_registry()
-    chart = load_statechart(DEFINITIONS / "sales_roleplay.yaml", registry)
-    agent = StageAgent(chart, registry, clock=ManualClock(), on_transition=lambda _r: None)
+    agent = _sales_agent()
     async with AgentSession(llm=models.llm) as session:
         await session.start(agent)
         await agent.prefilled()
@@ -152,3 +158,23 @@ async def test_the_caller_speaking_again_drops_the_draft(models: Models) -> None
         reply = await _reply(models.llm, agent, chat)
     assert reply.strip()
     assert _reply_logged(logs)["drafted"] is False
+
+
+async def test_warming_up_for_a_chart_evaluates_its_opening_prompt(
+    settings: Settings, models: Models
+) -> None:
+    """After `CallFactory.warm_up(chart)`, a call's first request (the chart's instructions, tools
+    and earlier call, as a real session puts them) finds all of it evaluated: the model evaluates
+    at most a token or two of it, not the ~550 the first caller once waited for."""
+    model = models.llm
+    assert isinstance(model, LlamaLLM)
+    await _model_free(model)
+    await CallFactory.create(settings, models).warm_up("sales_roleplay")
+    context = model.llama.ctx
+    llama_cpp.llama_perf_context_reset(context)
+    agent = _sales_agent()
+    async with AgentSession(llm=models.llm) as session:
+        await session.start(agent)
+        await agent.prefilled()
+        evaluated = llama_cpp.llama_perf_context(context).n_p_eval
+    assert evaluated <= 2, evaluated

@@ -11,6 +11,7 @@ import pytest
 
 from rapport.settings import Settings
 from realtime.call import CallFactory
+from realtime.persona import EARLIER_CALL_ENDS
 from realtime.session import Models
 from realtime.transports.scenario import load_scenario
 from realtime.transports.scripted import CallReport, run_scripted_call
@@ -82,6 +83,22 @@ def test_a_backchannel_pauses_then_resumes_the_agent(barge_in: dict[str, Any]) -
     greeting = barge_in["turns"][0]
     assert greeting["speaker"] == "agent" and not greeting["interrupted"]
     assert greeting["heard_text"] == greeting["text"] == "Northwind Freight, this is Dana."
+
+
+def test_the_llm_hears_the_greeting_after_the_earlier_call_and_the_turns_in_order(
+    barge_in: dict[str, Any],
+) -> None:
+    """The chat the LLM is asked with: the instructions, the persona's earlier call up to the line
+    that ends it, then this call's greeting, then the caller's turns and the replies in the order
+    they were spoken (the greeting once sat first, ahead of the instructions and the earlier call)."""
+    chat = [m for m in barge_in["llm_context"] if m["text"].strip()]
+    texts = [m["text"].strip() for m in chat]
+    assert chat[0]["role"] == "system"
+    greeting = texts.index("Northwind Freight, this is Dana.")
+    assert greeting == texts.index(EARLIER_CALL_ENDS) + 1
+    spoken = [t["text"].strip() for t in barge_in["turns"] if t["speaker"] == "caller"]
+    heard = [text for m, text in zip(chat, texts, strict=True) if m["role"] == "user"]
+    assert [text for text in heard if text in spoken] == [t for t in spoken if t in heard]
 
 
 def test_events_are_typed_versioned_and_in_time_order(barge_in: dict[str, Any]) -> None:

@@ -41,7 +41,7 @@ _MIN_AVG_LOGPROB = -1.0
 # vocabulary, 0.101 (worst 0.156), for about 90 ms more per turn on 2 cores. Greedy with the
 # vocabulary looped and cut turns short; the beam alone helped some voices and hurt others.
 _BEAM_SIZE = 5
-# A sentence that starts over this much like the turn's start is whisper looping, not the caller.
+# A sentence this much like the one before it is whisper looping, not the caller.
 _LOOP_SIMILARITY = 0.75
 _LOOP_MIN_WORDS = 4
 
@@ -114,24 +114,40 @@ def transcribe(
 
 
 def collapse_repeats(text: str) -> str:
-    """Cut a whisper loop: after a sentence ends, the decode starts over from its first words, the
-    same or nearly ("What doesn't it cost you? What doesn t it costs you?").
+    """Cut whisper's loops: a sentence said again, the same or nearly ("What doesn't it cost you?
+    What doesn t it costs you?"), or started again and cut off by the length limit. The loop goes;
+    whatever the caller said after it stays.
 
-    'Yes. Yes. Yes' -> 'Yes.'; 'What does it cost? What does the' -> 'What does it cost?'.
+    'Yes. Yes. Yes.' -> 'Yes.'; 'What does it cost? What does the' -> 'What does it cost?'.
     """
-    words = text.split()
-    keys = [re.sub(r"\W", "", w.lower()) for w in words]
-    for k in range(1, len(words)):
-        if keys[k] != keys[0] or words[k - 1][-1] not in ".?!,":
-            continue
-        if k + 1 >= len(keys) or keys[k + 1] == keys[1]:
-            return " ".join(words[:k])
-        # A near restart, long enough to tell from a caller who repeats a word ("Hi, hi there").
-        again, start = "".join(keys[k:]), "".join(keys[: len(words) - k])
-        near = SequenceMatcher(None, again, start).ratio() >= _LOOP_SIMILARITY
-        if near and len(words) - k >= _LOOP_MIN_WORDS and words[k - 1][-1] in ".?!":
-            return " ".join(words[:k])
-    return text
+    sentences: list[list[str]] = [[]]
+    for word in text.split():
+        sentences[-1].append(word)
+        if word[-1] in ".?!":
+            sentences.append([])
+    unfinished = sentences.pop()
+    kept: list[list[str]] = []
+    for sentence in sentences:
+        if not kept or not _said_again(kept[-1], sentence):
+            kept.append(sentence)
+    if unfinished and not (kept and _keys(unfinished)[:2] == _keys(kept[-1])[:2]):
+        kept.append(unfinished)
+    return " ".join(word for sentence in kept for word in sentence)
+
+
+def _keys(words: list[str]) -> list[str]:
+    return [re.sub(r"\W", "", w.lower()) for w in words]
+
+
+def _said_again(previous: list[str], sentence: list[str]) -> bool:
+    """`sentence` repeats `previous`: word for word, or, long enough to tell from a caller who says
+    a short thing twice ("No. No, we don't."), nearly letter for letter (its first word may differ:
+    "Route-wise plans every route overnight. Route-wide plans every Route overnight.")."""
+    before, now = _keys(previous), _keys(sentence)
+    if now == before:
+        return True
+    near = SequenceMatcher(None, "".join(now), "".join(before)).ratio() >= _LOOP_SIMILARITY
+    return near and len(sentence) >= _LOOP_MIN_WORDS
 
 
 class WhisperSTT(stt.STT):

@@ -16,7 +16,7 @@ from knowledge.embedding import embedder
 from rapport.logs import configure_logging, get_logger
 from rapport.phone import InvalidNumber, to_e164
 from rapport.settings import Settings
-from realtime.call import CallFactory, Transfer
+from realtime.call import DEFAULT_STATECHART, CallFactory, Transfer
 from realtime.gc_pauses import freeze_start_up
 from realtime.load import load_reporter
 from realtime.session import Models
@@ -75,7 +75,7 @@ async def entrypoint(ctx: JobContext) -> None:
     if client is not None:
         calls = replace(calls, recorder_client=client)
     # The room's metadata names the statechart; sales practice is the default.
-    name = (ctx.job.room.metadata or "").strip() or "sales_roleplay"
+    name = (ctx.job.room.metadata or "").strip() or DEFAULT_STATECHART
     await ctx.connect()
     caller = await ctx.wait_for_participant()
     call = calls.new_call(
