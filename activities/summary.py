@@ -76,10 +76,17 @@ def _facts(text: str) -> list[str]:
     return found
 
 
+def _base(word: str) -> str:
+    """The word compared: without case, and a possessive as its owner ("Jordan's" is Jordan)."""
+    word = word.strip("'’-").lower()
+    return word[:-2] if word.endswith(("'s", "’s")) else word
+
+
 def ungrounded(summary: str, source: str) -> list[str]:
-    """The names and numbers of `summary` that `source` never says (compared without case)."""
-    said = {word.strip("'’-").lower() for word in _WORD.findall(source)}
-    return list(dict.fromkeys(word for word in _facts(summary) if word.lower() not in said))
+    """The names and numbers of `summary` that `source` never says (compared without case; a
+    possessive counts as its owner, said either way)."""
+    said = {_base(word) for word in _WORD.findall(source)}
+    return list(dict.fromkeys(word for word in _facts(summary) if _base(word) not in said))
 
 
 class SummaryActivities:

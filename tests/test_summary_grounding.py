@@ -26,6 +26,10 @@ def test_a_name_or_number_the_call_never_said_is_caught() -> None:
     assert ungrounded("Sam from Routewise called Dana. Fuel rose eighteen percent.", call) == []
     invented = "The caller, Sam, met Dana in Chicago. Fuel rose 18 percent."
     assert ungrounded(invented, call) == ["Chicago", "18"]
+    # A possessive is its owner's name ("Northwind Freight's", "Sam's" when the call says "Sam").
+    at_work = call + "\nAgent: Northwind Freight."
+    assert ungrounded("Sam's call reached Dana at Northwind Freight's office.", at_work) == []
+    assert ungrounded("Sam met Dana's team.", "Caller: Dana's team, Sam here.") == []
     # A capital that starts a sentence is not a name.
     assert ungrounded("Overall, the Caller was polite. Then the Agent hung up.", call) == []
 
