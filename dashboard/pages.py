@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+import re
+from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 
@@ -30,10 +31,21 @@ __all__ = ["call_page", "calls_page", "sign_in", "sign_in_form", "sign_out", "st
 log = get_logger(__name__)
 
 
+# Browsers drop tabs and newlines inside a URL ("/\t/evil.example" is "//evil.example", another site)
+# and treat a backslash as a slash: a target holding any of them is not taken as a path.
+_NOT_IN_A_PATH = re.compile(r"[\x00-\x1f\x7f\\]")
+
+
 def _safe_next(request: web.Request, target: str) -> str:
     """Where to go after signing in: only a path inside the dashboard (no open redirect)."""
     base = dashboard(request).base
-    inside = target.startswith(f"{base}/") and not target.startswith("//") and "\\" not in target
+    parts = urlsplit(target)
+    inside = (
+        target.startswith(f"{base}/")
+        and not target.startswith("//")
+        and not _NOT_IN_A_PATH.search(target)
+        and not (parts.scheme or parts.netloc)
+    )
     return target if inside else f"{base}/"
 
 

@@ -81,13 +81,18 @@ async def _call_socket(request: web.Request) -> web.WebSocketResponse:
             await ws.send_bytes(struct.pack("<I", frame.sample_rate) + bytes(frame.data))
 
     audio_in = CallerAudioInput(now=loop.time, sample_rate=MIC_RATE, paced=False)
+    name = request.query.get("statechart", DEFAULT_STATECHART)
     try:
-        call = calls.new_call(
-            request.query.get("statechart", DEFAULT_STATECHART), audio_in=audio_in, sink=sink, frame_sink=play
-        )
+        call = calls.new_call(name, audio_in=audio_in, sink=sink, frame_sink=play)
     except (UnknownStatechart, StatechartError) as exc:
-        # A broken or missing definition fails this call only, with the reason, not the server.
-        await _send_json(ws, {"type": "error", "message": str(exc)})
+        # A broken or missing definition fails this call only, not the server. The browser is told
+        # which chart, never the server's paths or the definition's contents: those go to the log.
+        if isinstance(exc, StatechartError):
+            log.error("playground.broken_statechart", statechart=name, problems=str(exc))
+            reason = f"statechart {name!r} has errors; `rapport statechart validate` lists them"
+        else:
+            reason = str(exc)
+        await _send_json(ws, {"type": "error", "message": reason})
         await ws.close()
         return ws
     await _send_json(ws, {"type": "ready", "call_id": call.call_id, "mic_rate": MIC_RATE})

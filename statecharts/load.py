@@ -9,7 +9,7 @@ from statecharts.errors import Problem, StatechartError
 from statecharts.parse import parse_statechart
 from statecharts.records import Location, Statechart
 from statecharts.registry import Registry
-from statecharts.yaml_nodes import content_version
+from statecharts.yaml_nodes import NAME, content_version
 
 __all__ = ["StatechartLibrary", "UnknownStatechart", "find_statechart", "load_statechart"]
 
@@ -29,11 +29,21 @@ def load_statechart(path: Path, registry: Registry) -> Statechart:
 
 
 def find_statechart(name: str, directory: Path) -> Path:
+    """The definition file of `name` in `directory`.
+
+    Names come from outside (a browser's query, a LiveKit room's metadata), so only a name by the
+    definitions' own rule reaches the file system: no `..`, no absolute path. The error names the
+    chart and the choices, never a path.
+    """
+    available = ", ".join(sorted(p.stem for p in directory.glob("*.yaml"))) or "none"
+    if not NAME.match(name):
+        raise UnknownStatechart(
+            f"{name!r} is not a statechart name: names match [a-z][a-z0-9_]* (available: {available})"
+        )
     path = directory / f"{name}.yaml"
     if path.is_file():
         return path
-    available = ", ".join(sorted(p.stem for p in directory.glob("*.yaml"))) or "none"
-    raise UnknownStatechart(f"unknown statechart {name!r} in {directory} (available: {available})")
+    raise UnknownStatechart(f"unknown statechart {name!r} (available: {available})")
 
 
 class StatechartLibrary:

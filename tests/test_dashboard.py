@@ -86,13 +86,31 @@ async def browser_session() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 async def _sign_in(
-    http: aiohttp.ClientSession, url: str, email: str, password: str
+    http: aiohttp.ClientSession, url: str, email: str, password: str, then: str | None = None
 ) -> aiohttp.ClientResponse:
-    async with http.post(
-        f"{url}/signin", data={"email": email, "password": password}, allow_redirects=False
-    ) as response:
+    form = {"email": email, "password": password} | ({"next": then} if then is not None else {})
+    async with http.post(f"{url}/signin", data=form, allow_redirects=False) as response:
         await response.read()
         return response
+
+
+async def test_signing_in_never_leads_off_the_dashboard(
+    dashboard: str, world: World, browser_session: aiohttp.ClientSession
+) -> None:
+    """`next` after signing in goes to a page of the dashboard only: a target a browser reads as
+    another site (`//host`, a tab or newline it drops, a backslash it takes for a slash, a scheme)
+    lands on the dashboard's home instead."""
+    for target in (
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "//evil.example",
+        "/\\evil.example",
+        "https://evil.example/",
+    ):
+        response = await _sign_in(browser_session, dashboard, world.east_manager, PASSWORD, then=target)
+        assert response.status == 303 and response.headers["Location"] == "/", target
+    kept = await _sign_in(browser_session, dashboard, world.east_manager, PASSWORD, then="/statecharts")
+    assert kept.headers["Location"] == "/statecharts"
 
 
 def _listed(html: str) -> list[str]:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import re
 import tempfile
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +23,10 @@ from rapport.settings import Settings
 from realtime.audio_files import write_wav
 from realtime.call import CallFactory
 from realtime.session import Models
+from realtime.tools import conversation_registry
 from realtime.transports.scripted import caller_voice
 from realtime.turn_taking import registry as turn_registry
-from statecharts.load import load_statechart
+from statecharts.load import StatechartLibrary, load_statechart
 from tests.chromium import CHROMIUM, open_page
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,15 +35,24 @@ TURN_TAKING = ROOT / "statecharts" / "definitions" / "turn_taking.yaml"
 SCREENSHOT = Path(tempfile.gettempdir()) / "rapport-playground.png"
 
 
-@pytest.fixture
-async def playground(settings: Settings, models: Models) -> AsyncIterator[str]:
-    runner = web.AppRunner(build_app(CallFactory.create(settings, models)))
+@contextlib.asynccontextmanager
+async def _serving(calls: CallFactory) -> AsyncIterator[str]:
+    """The playground for `calls` on a free loopback port: its host:port."""
+    runner = web.AppRunner(build_app(calls))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = runner.addresses[0][1]
-    yield f"127.0.0.1:{port}"
-    await runner.cleanup()
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def playground(settings: Settings, models: Models) -> AsyncIterator[str]:
+    async with _serving(CallFactory.create(settings, models)) as address:
+        yield address
 
 
 async def _next_json(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict[str, Any]:
@@ -87,6 +99,41 @@ async def test_an_unknown_statechart_is_refused_by_name(playground: str) -> None
     ):
         error = await _next_json(ws, "error")
         assert "'nope'" in error["message"] and "sales_roleplay" in error["message"]
+
+
+async def test_a_statechart_path_is_refused_without_showing_the_servers_paths(playground: str) -> None:
+    """A name that climbs out of the definitions (`..`, an absolute path) is refused as not a name,
+    and the error holds no path of the server's: only the name asked for and the choices."""
+    absolute = str(ROOT / "statecharts" / "definitions" / "sales_roleplay")
+    for name in ("../definitions/sales_roleplay", absolute):
+        async with (
+            aiohttp.ClientSession() as http,
+            http.ws_connect(f"ws://{playground}/ws", params={"statechart": name}) as ws,
+        ):
+            message = (await _next_json(ws, "error"))["message"]
+            assert "is not a statechart name" in message and "sales_roleplay" in message
+            assert str(ROOT) not in message.replace(repr(name), "")
+
+
+async def test_a_broken_statechart_is_named_without_its_file_or_contents(
+    settings: Settings, models: Models, tmp_path: Path
+) -> None:
+    """A definition that does not load fails the call with its name and where to find its problems;
+    the browser sees neither the file's path nor what the file holds."""
+    (tmp_path / "broken.yaml").write_text(
+        "id: broken\nkind: conversation\ninitial: nowhere\nstates:\n  opening:\n"
+        "    instructions: The secret pricing floor is 40 dollars.\n",
+        encoding="utf-8",
+    )
+    library = StatechartLibrary(tmp_path, conversation_registry())
+    calls = replace(CallFactory.create(settings, models), conversations=library)
+    async with (
+        _serving(calls) as address,
+        aiohttp.ClientSession() as http,
+        http.ws_connect(f"ws://{address}/ws?statechart=broken") as ws,
+    ):
+        message = (await _next_json(ws, "error"))["message"]
+    assert message == "statechart 'broken' has errors; `rapport statechart validate` lists them"
 
 
 def _names_caller(turns: list[dict[str, str]]) -> bool:

@@ -175,8 +175,27 @@ def test_the_library_picks_up_an_edited_file_and_rejects_unknown_names(tmp_path:
     second = library.get("demo")
     assert second.version != first.version
     assert second.states["opening"].instructions == "Say hello warmly."
-    with pytest.raises(UnknownStatechart, match=r"'demo2'.*available: demo"):
+    with pytest.raises(UnknownStatechart, match=r"^unknown statechart 'demo2' \(available: demo\)$"):
         library.get("demo2")
+
+
+@pytest.mark.parametrize(
+    "name", ["../outside", "/tmp/outside", "definitions/../../outside", "Demo", "demo\n", ".demo", ""]
+)
+def test_a_name_outside_the_rule_never_reaches_the_file_system(tmp_path: Path, name: str) -> None:
+    """Only names of the definitions' own rule ([a-z][a-z0-9_]*) are looked up: a chart beside the
+    directory, reached by `..` or an absolute path, is not loaded, and the error names the chart
+    and the choices but no path of the server's."""
+    directory = tmp_path / "definitions"
+    directory.mkdir()
+    _chart(directory, GOOD)
+    _chart(tmp_path, GOOD, name="outside")
+    library = StatechartLibrary(directory, conversation_registry())
+    asked = str(tmp_path / "outside") if name == "/tmp/outside" else name
+    with pytest.raises(UnknownStatechart, match=r"is not a statechart name.*available: demo\)$") as err:
+        library.get(asked)
+    # The name asked for is echoed back; nothing else of the server's file system is.
+    assert str(tmp_path) not in str(err.value).replace(repr(asked), "")
 
 
 def test_a_stage_names_its_knowledge_bases_with_where_each_is_written() -> None:
