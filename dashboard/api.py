@@ -79,19 +79,29 @@ async def scorecard_json(request: web.Request) -> web.Response:
     return web.json_response(card.as_json())
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (`=HYPERLINK(...)` in a rep's
+# name): such text is exported with a leading apostrophe, which shows as text and runs nothing.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text(value: str | None) -> str:
+    text = value or ""
+    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
+
+
 def _csv_row(call: ListedCall) -> list[object]:
     started = datetime.fromtimestamp(call.started_wall, UTC).isoformat() if call.started_wall else ""
     duration = round(call.duration_s, 2) if call.duration_s is not None else ""
     return [
-        call.call_id,
+        _text(call.call_id),
         started,
-        call.rep_id,
-        call.rep_name,
-        call.team_id,
-        call.statechart or "",
+        _text(call.rep_id),
+        _text(call.rep_name),
+        _text(call.team_id),
+        _text(call.statechart),
         duration,
-        call.end_reason or "",
-        call.rubric_status or "",
+        _text(call.end_reason),
+        _text(call.rubric_status),
         "" if call.score is None else round(call.score, 4),
         "" if call.talk_ratio is None else call.talk_ratio,
         "" if call.questions is None else call.questions,

@@ -326,6 +326,24 @@ async def test_csv_export_is_the_whole_filtered_list(
         assert response.status == 401
 
 
+async def test_csv_cells_a_spreadsheet_would_run_are_exported_as_text(
+    dashboard: str, pool: asyncpg.Pool, browser_session: aiohttp.ClientSession
+) -> None:
+    """A rep whose name starts with =, +, - or @ is exported with a leading apostrophe: a
+    spreadsheet shows the name and runs nothing. Other names are exported as they are."""
+    names = ['=hyperlink("http://evil.example";"x")', "+1", "-2", "@sum", "plain"]
+    _org, ids = await make_org(pool, {"team": names})
+    email = f"{unique('m')}@example.com"
+    await add_manager(pool, email, "CSV Manager", ids["team"], PASSWORD)
+    for name in names:
+        await _call(pool, ids[name])
+    await _sign_in(browser_session, dashboard, email, PASSWORD)
+    async with browser_session.get(f"{dashboard}/api/calls.csv") as response:
+        rows = list(csv.DictReader(io.StringIO(await response.text())))
+    exported = sorted(row["rep_name"] for row in rows)
+    assert exported == sorted(["'" + n.title() for n in names[:4]] + ["Plain"]), exported
+
+
 async def test_call_page_handles_odd_calls(
     dashboard: str, pool: asyncpg.Pool, browser_session: aiohttp.ClientSession
 ) -> None:
