@@ -43,7 +43,10 @@ class TurnAudio:
         """The most recent `seconds` (at most `RING_SECONDS`, at most what was heard), oldest first."""
         n = min(int(seconds * SAMPLE_RATE), len(self._ring), self._written)
         end = self._written % len(self._ring)
-        return np.roll(self._ring, -end)[len(self._ring) - n :].copy()
+        if n <= end:
+            return self._ring[end - n : end].copy()
+        # Only the samples asked for: the end-of-turn model asks on every pause, for 8 s of 30.
+        return np.concatenate((self._ring[len(self._ring) - (n - end) :], self._ring[:end]))
 
     def _append(self, samples: np.ndarray) -> None:
         size = len(self._ring)

@@ -35,15 +35,22 @@ def find_statechart(name: str, directory: Path) -> Path:
     definitions' own rule reaches the file system: no `..`, no absolute path. The error names the
     chart and the choices, never a path.
     """
-    available = ", ".join(sorted(p.stem for p in directory.glob("*.yaml"))) or "none"
     if not NAME.match(name):
         raise UnknownStatechart(
-            f"{name!r} is not a statechart name: names match [a-z][a-z0-9_]* (available: {available})"
+            f"{name!r} is not a statechart name: names match [a-z][a-z0-9_]* ({_available(directory)})"
         )
     path = directory / f"{name}.yaml"
     if path.is_file():
         return path
-    raise UnknownStatechart(f"unknown statechart {name!r} (available: {available})")
+    raise UnknownStatechart(f"unknown statechart {name!r} ({_available(directory)})")
+
+
+def _names(directory: Path) -> list[str]:
+    return sorted(p.stem for p in directory.glob("*.yaml"))
+
+
+def _available(directory: Path) -> str:
+    return f"available: {', '.join(_names(directory)) or 'none'}"
 
 
 class StatechartLibrary:
@@ -60,7 +67,7 @@ class StatechartLibrary:
         self._cache: dict[str, Statechart] = {}
 
     def names(self) -> list[str]:
-        return sorted(p.stem for p in self.directory.glob("*.yaml"))
+        return _names(self.directory)
 
     def get(self, name: str) -> Statechart:
         path = find_statechart(name, self.directory)
