@@ -41,7 +41,7 @@ def build_crm(settings: Settings, pool: asyncpg.Pool) -> CrmAdapter:
         if not settings.crm_url:
             raise ConfigError("RAPPORT_CRM=http needs RAPPORT_CRM_URL")
         token = settings.crm_token.value if settings.crm_token else None
-        return HttpCrm(settings.crm_url, timeout_s=settings.crm_timeout_ms / 1000, token=token)
+        return HttpCrm(settings.crm_url.value, timeout_s=settings.crm_timeout_ms / 1000, token=token)
     return PostgresCrm(pool)
 
 
@@ -63,7 +63,13 @@ def build_worker(
     llm = llm_factory or functools.cache(lambda: build_llm(settings, role="judge"))
     summaries = SummaryActivities(pool, llm)
     knowledge = KnowledgeActivities(pool)
-    scoring = ScoringActivities(pool, llm, rubric_dir=settings.rubric_dir, webhook=settings.scorecard_webhook)
+    scoring = ScoringActivities(
+        pool,
+        llm,
+        rubric_dir=settings.rubric_dir,
+        webhook=settings.scorecard_webhook,
+        webhook_secret=settings.scorecard_webhook_secret,
+    )
     return Worker(
         client,
         task_queue=TASK_QUEUE,
@@ -98,7 +104,7 @@ def metrics_runtime(settings: Settings, host: str = "0.0.0.0") -> Runtime | None
 async def run(settings: Settings) -> None:
     if not settings.temporal_address or not settings.database_url:
         raise ConfigError("worker.py needs TEMPORAL_ADDRESS and DATABASE_URL")
-    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=8)
+    pool = await asyncpg.create_pool(settings.database_url.value, min_size=1, max_size=8)
     assert pool is not None
     async with pool.acquire() as conn:
         await migrate(conn)

@@ -35,6 +35,11 @@ class CrmAdapter(Protocol):
         ...
 
 
+# What an error says was asked: never the configured URL, which may hold credentials or internal
+# host names, and which errors carry into the call's event log and the worker's logs.
+_ASKED = "the HTTP CRM's GET /contacts"
+
+
 class HttpCrm:
     """A CRM over HTTP: `GET {base_url}/contacts?phone=+15555550101`.
 
@@ -57,13 +62,13 @@ class HttpCrm:
                 if response.status == 404:
                     return None
                 if response.status != 200:
-                    raise CrmUnavailable(f"GET {self._url} answered {response.status}")
+                    raise CrmUnavailable(f"{_ASKED} answered {response.status}")
                 body = await response.json()
         except TimeoutError:
-            raise CrmUnavailable(f"GET {self._url} timed out after {self._timeout.total} s") from None
+            raise CrmUnavailable(f"{_ASKED} timed out after {self._timeout.total} s") from None
         except aiohttp.ClientError as exc:
-            raise CrmUnavailable(f"GET {self._url} failed: {type(exc).__name__}") from None
-        return _context(self._url, body)
+            raise CrmUnavailable(f"{_ASKED} failed: {type(exc).__name__}") from None
+        return _context(body)
 
     async def add_note(self, phone: str, note: str, *, key: str) -> bool:
         # The HTTP protocol is read-only: the agent's notes need the built-in CRM. Retrying won't help.
@@ -72,7 +77,7 @@ class HttpCrm:
         )
 
 
-def _context(url: str, body: Any) -> CrmContext:
+def _context(body: Any) -> CrmContext:
     try:
         account = body["account"]
         return CrmContext(
@@ -84,7 +89,8 @@ def _context(url: str, body: Any) -> CrmContext:
             notes=[str(note) for note in body.get("notes", [])],
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise CrmUnavailable(f"GET {url}: the answer is not a contact record ({exc!r})") from None
+        # Not the answer itself: it may hold the contact's data, and this goes to the event log.
+        raise CrmUnavailable(f"{_ASKED}: the answer is not a contact record ({type(exc).__name__})") from None
 
 
 class CrmActivities:

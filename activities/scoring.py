@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,10 +20,12 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.completion import complete
+from activities.webhook_signature import SIGNATURE_HEADER, sign
 from db.event_store import UnknownCall, read_events
 from db.projections import load_projection
 from db.scorecards import load_scorecard, save_metrics, save_rubric
 from rapport.logs import get_logger
+from rapport.settings import Secret
 from scoring.judge import MalformedAnswer, judge, transcript_lines
 from scoring.metrics import compute_metrics
 from scoring.rubric import RubricError, rubric_for
@@ -41,12 +45,14 @@ class ScoringActivities:
         llm_factory: Callable[[], llm.LLM],
         *,
         rubric_dir: Path,
-        webhook: str | None,
+        webhook: Secret | None,
+        webhook_secret: Secret | None = None,
     ) -> None:
         self._pool = pool
         self._llm = llm_factory
         self._rubric_dir = rubric_dir
         self._webhook = webhook
+        self._webhook_secret = webhook_secret
 
     @activity.defn(name="score_metrics")
     async def score_metrics(self, request: ScoreInput) -> None:
@@ -71,7 +77,11 @@ class ScoringActivities:
         try:
             rubric = rubric_for(projection.call.statechart or "", self._rubric_dir)
         except RubricError as exc:
-            raise ApplicationError(str(exc), type="RubricError", non_retryable=True) from None
+            # Named within the rubric folder: the scorecard (and its API) show this to managers,
+            # who need the file and line, not where the server keeps it.
+            folder = str(self._rubric_dir)
+            problems = str(exc).replace(f"{folder}:1:1: ", "").replace(f"{folder}{os.sep}", "")
+            raise ApplicationError(problems, type="RubricError", non_retryable=True) from None
         lines = transcript_lines(projection.turns, projection.call.started_at or 0.0, rubric)
         model = self._llm()
         try:
@@ -105,13 +115,13 @@ class ScoringActivities:
         if card is None:
             raise ApplicationError(f"no scorecard for call {request.call_id!r}", non_retryable=True)
         timeout = aiohttp.ClientTimeout(total=WEBHOOK_TIMEOUT_S)
+        body = json.dumps({"event": "scorecard.ready", "scorecard": card.as_json()}).encode()
+        headers = {"Content-Type": "application/json"}
+        if self._webhook_secret is not None:
+            headers[SIGNATURE_HEADER] = sign(body, self._webhook_secret, at=int(time.time()))
         async with (
             aiohttp.ClientSession(timeout=timeout) as session,
-            session.post(
-                self._webhook,
-                data=json.dumps({"event": "scorecard.ready", "scorecard": card.as_json()}),
-                headers={"Content-Type": "application/json"},
-            ) as response,
+            session.post(self._webhook.value, data=body, headers=headers) as response,
         ):
             if response.status >= 300:
                 raise ApplicationError(f"the scorecard webhook answered {response.status}")

@@ -80,15 +80,20 @@ class ToolActivities:
 
     @activity.defn(name="tool_propose_meeting_slots")
     async def propose_meeting_slots(self, request: ToolActivityInput) -> ToolResult:
-        slots = _spread(await self._calendar.free_slots(datetime.now(UTC), _CANDIDATES), PROPOSED_SLOTS)
+        slots = await self._proposal(datetime.now(UTC))
         log.info("tool.propose_meeting_slots", call_id=request.call_id, slots=len(slots))
-        return ToolResult("ok", _offer(slots))
+        return ToolResult("ok", _offer(slots), offered=[slot.slot_id for slot in slots])
 
     @activity.defn(name="tool_book_meeting")
     async def book_meeting(self, request: ToolActivityInput) -> ToolResult:
         now = datetime.now(UTC)
+        wanted = str(request.arguments.get("slot", ""))
+        if wanted not in request.offered:
+            # Only what this call offered: not any free time a model (or a caller) names.
+            log.info("tool.book_meeting", call_id=request.call_id, status="not_offered")
+            return await self._refused("That slot was not offered in this call, so nothing was booked.", now)
         booking = await self._calendar.book(
-            str(request.arguments.get("slot", "")),
+            wanted,
             now=now,
             call_id=request.call_id,
             caller_number=request.caller_number,
@@ -100,7 +105,18 @@ class ToolActivities:
             return ToolResult("ok", f"Booked for the caller: {slot.spoken()}. Repeat the time to them.")
         if booking.status == "already_yours" and slot is not None:
             return ToolResult("ok", f"This caller already has that meeting: {slot.spoken()}.")
-        others = _offer(_spread(await self._calendar.free_slots(now, _CANDIDATES), PROPOSED_SLOTS))
+        if booking.status == "call_has_one":
+            return ToolResult(
+                "invalid", "This call has booked its one meeting already; nothing more was booked."
+            )
         if booking.status == "taken" and slot is not None:
-            return ToolResult("taken", f"{slot.spoken()} has just been taken by someone else. {others}")
-        return ToolResult("invalid", f"That is not a free slot, so nothing was booked. {others}")
+            return await self._refused(f"{slot.spoken()} has just been taken by someone else.", now, "taken")
+        return await self._refused("That is not a free slot, so nothing was booked.", now)
+
+    async def _proposal(self, now: datetime) -> list[Slot]:
+        return _spread(await self._calendar.free_slots(now, _CANDIDATES), PROPOSED_SLOTS)
+
+    async def _refused(self, why: str, now: datetime, status: str = "invalid") -> ToolResult:
+        """A booking refused with `why`, and other slots offered in its place."""
+        others = await self._proposal(now)
+        return ToolResult(status, f"{why} {_offer(others)}", offered=[slot.slot_id for slot in others])

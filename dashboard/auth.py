@@ -7,9 +7,17 @@ from aiohttp import web
 from dashboard.context import dashboard
 from db.access import Manager, OrgViewer, Viewer, session_manager, token_org
 
-__all__ = ["COOKIE", "api_viewer", "clear_session_cookie", "page_manager", "set_session_cookie"]
+__all__ = [
+    "COOKIE",
+    "MIN_PASSWORD",
+    "api_viewer",
+    "clear_session_cookie",
+    "page_manager",
+    "set_session_cookie",
+]
 
 COOKIE = "rapport_session"
+MIN_PASSWORD = 10
 
 
 async def page_manager(request: web.Request) -> Manager | None:

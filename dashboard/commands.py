@@ -1,4 +1,4 @@
-"""The dashboard's `rapport` subcommands: `dashboard`, `manager add`, `token create`.
+"""The dashboard's `rapport` subcommands: `dashboard`, `manager add`, `token create`, `token revoke`.
 
 Kept here so `rapport/cli.py` only registers and dispatches them. Heavy imports wait until a
 command runs, so `rapport --help` stays quick.
@@ -12,11 +12,11 @@ import getpass
 import sys
 from typing import Any
 
+from dashboard.auth import MIN_PASSWORD
 from rapport.settings import Settings
+from rapport.stopping import run_until_stopped
 
 __all__ = ["add_commands", "run"]
-
-MIN_PASSWORD = 10
 
 
 class _Refused(Exception):
@@ -46,6 +46,10 @@ def add_commands(commands: Any) -> None:
     create = token.add_parser("create", help="create a token for one organisation's calls (shown once)")
     create.add_argument("name", help="what the token is for")
     create.add_argument("--org", required=True, help="the organisation id")
+    create.add_argument("--days", type=int, default=90, help="how long it is valid (default 90)")
+    revoke = token.add_parser("revoke", help="revoke an organisation's tokens of this name")
+    revoke.add_argument("name")
+    revoke.add_argument("--org", required=True, help="the organisation id")
 
 
 def _password(from_stdin: bool) -> str:
@@ -74,17 +78,25 @@ async def _add_manager(settings: Settings, args: argparse.Namespace, password: s
     return f"manager {manager.email} added: sees team {manager.team_id} ({manager.org_id})"
 
 
-async def _create_token(settings: Settings, name: str, org_id: str) -> str:
-    from db.access import create_api_token
+async def _token(settings: Settings, args: argparse.Namespace) -> str:
+    """The new token (create), or what was revoked (revoke)."""
+    from db.access import create_api_token, revoke_api_tokens
     from rapport.stack import connect_database
 
+    if args.token_command == "create" and args.days < 1:
+        raise _Refused("--days must be at least 1")
     pool = await connect_database(settings)
     try:
-        return await create_api_token(pool, name, org_id)
+        if args.token_command == "create":
+            return await create_api_token(pool, args.name, args.org, args.days)
+        revoked = await revoke_api_tokens(pool, args.name, args.org)
     except LookupError as exc:
         raise _Refused(str(exc)) from None
     finally:
         await pool.close()
+    if not revoked:
+        raise _Refused(f"no live token named {args.name!r} in organisation {args.org!r}")
+    return f"revoked {revoked} token(s) named {args.name!r} of organisation {args.org!r}"
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int | None:
@@ -93,15 +105,19 @@ def run(settings: Settings, args: argparse.Namespace) -> int | None:
         if args.command == "dashboard":
             from dashboard.app import serve
 
-            asyncio.run(serve(settings, host=args.host or settings.host, port=args.port or settings.port))
+            host, port = args.host or settings.host, args.port or settings.port
+            run_until_stopped(serve(settings, host=host, port=port))
             return 0
         if args.command == "manager":
             print(asyncio.run(_add_manager(settings, args, _password(args.password_stdin))))
             return 0
         if args.command == "token":
-            token = asyncio.run(_create_token(settings, args.name, args.org))
-            print(token)
-            print("rapport: keep it now; only its hash is stored.", file=sys.stderr)
+            print(asyncio.run(_token(settings, args)))
+            if args.token_command == "create":
+                print(
+                    f"rapport: keep it now; only its hash is stored. It expires in {args.days} days.",
+                    file=sys.stderr,
+                )
             return 0
     except _Refused as exc:
         print(f"rapport: {exc}", file=sys.stderr)

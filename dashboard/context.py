@@ -8,6 +8,9 @@ from pathlib import Path
 import asyncpg
 from aiohttp import web
 
+from dashboard.first_run import FirstRun
+from dashboard.throttle import SignInThrottle
+
 __all__ = ["DASHBOARD", "Dashboard", "dashboard"]
 
 
@@ -17,10 +20,13 @@ class Dashboard:
     # The path the dashboard is mounted at: "" alone, "/dashboard" beside the playground.
     base: str
     session_lifetime_s: float
+    sign_ins: SignInThrottle
     # How often open pages ask whether a new call or scorecard has appeared.
     poll_ms: int = 2000
     # The statechart definitions, drawn on the call page and the statecharts page.
     statechart_dir: Path | None = None
+    # The one-time link `rapport up` printed for a dashboard without managers, if it did.
+    first_run: FirstRun | None = None
 
 
 DASHBOARD = web.AppKey("dashboard", Dashboard)

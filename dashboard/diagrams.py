@@ -9,7 +9,7 @@ says the diagram is a newer version than the one the call ran.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from statecharts.parse import parse_statechart
 from statecharts.records import Statechart
 from statecharts.svg import diagram_svg
 
-__all__ = ["Diagram", "call_diagram", "chart_transitions", "list_diagrams"]
+__all__ = ["SHARED_CHARTS", "Diagram", "call_diagram", "chart_transitions", "list_diagrams"]
 
 
 @dataclass(frozen=True)
@@ -81,10 +81,17 @@ def call_diagram(
     )
 
 
-def list_diagrams(directory: Path) -> list[Diagram]:
-    """Every definition in the folder, drawn (a broken one with its first problems instead)."""
+# The machine every call runs under its conversation (turn-taking and barge-in): the product's,
+# not an organisation's, so every manager sees it.
+SHARED_CHARTS = frozenset({"turn_taking"})
+
+
+def list_diagrams(directory: Path, names: Collection[str]) -> list[Diagram]:
+    """The folder's definitions among `names`, drawn (a broken one with its first problems instead)."""
     diagrams = []
     for path in sorted(directory.glob("*.yaml")):
+        if path.stem not in names:
+            continue
         chart, problem = _chart(directory, path.stem)
         if chart is None:
             diagrams.append(Diagram(path.stem, None, None, None, problem))

@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import re
 from urllib.parse import urlencode, urlsplit
 
+import asyncpg
 from aiohttp import web
 
-from dashboard.auth import COOKIE, clear_session_cookie, page_manager, set_session_cookie
+from dashboard.auth import COOKIE, MIN_PASSWORD, clear_session_cookie, page_manager, set_session_cookie
 from dashboard.context import dashboard
-from dashboard.diagrams import list_diagrams
+from dashboard.diagrams import SHARED_CHARTS, list_diagrams
 from dashboard.query import parse_list_query
 from dashboard.render import render
 from dashboard.views import load_call_view
 from db.access import (
+    DuplicateManager,
     Manager,
+    UnknownTeam,
+    add_manager,
+    all_teams,
     close_session,
     find_call,
+    has_managers,
     list_calls,
     list_stamp,
     open_session,
@@ -26,7 +34,16 @@ from db.access import (
 )
 from rapport.logs import get_logger
 
-__all__ = ["call_page", "calls_page", "sign_in", "sign_in_form", "sign_out", "statecharts_page"]
+__all__ = [
+    "call_page",
+    "calls_page",
+    "first_run",
+    "first_run_form",
+    "sign_in",
+    "sign_in_form",
+    "sign_out",
+    "statecharts_page",
+]
 
 log = get_logger(__name__)
 
@@ -66,6 +83,20 @@ async def sign_in(request: web.Request) -> web.Response:
     email, password = str(form.get("email", "")), str(form.get("password", ""))
     target = _safe_next(request, str(form.get("next", "")))
     board = dashboard(request)
+    address = request.remote or ""
+    wait = board.sign_ins.attempt(email, address)
+    if wait is not None:
+        log.info("dashboard.sign_in_throttled")
+        refused = render(
+            request,
+            "signin.html",
+            status=429,
+            error="Too many failed sign-ins. Try again in a few minutes.",
+            email=email,
+            next=target,
+        )
+        refused.headers["Retry-After"] = str(math.ceil(wait))
+        return refused
     manager = await verify_manager(board.pool, email, password) if email and password else None
     if manager is None:
         log.info("dashboard.sign_in_refused")
@@ -77,6 +108,7 @@ async def sign_in(request: web.Request) -> web.Response:
             email=email,
             next=target,
         )
+    board.sign_ins.succeeded(email, address)
     token = await open_session(board.pool, manager, board.session_lifetime_s)
     log.info("dashboard.signed_in", team_id=manager.team_id)
     response = web.HTTPSeeOther(target)
@@ -133,8 +165,66 @@ async def call_page(request: web.Request) -> web.Response:
 
 
 async def statecharts_page(request: web.Request) -> web.Response:
-    """Every definition in the statechart folder, drawn: what the agents follow today."""
+    """The definitions the manager's calls follow, drawn as they are today, and the turn-taking
+    machine every call shares. Another organisation's charts (its prompts) are not shown."""
     manager = await _manager_or_redirect(request)
-    directory = dashboard(request).statechart_dir
-    diagrams = list_diagrams(directory) if directory is not None else []
+    board = dashboard(request)
+    names = {*await visible_statecharts(board.pool, manager), *SHARED_CHARTS}
+    diagrams = list_diagrams(board.statechart_dir, names) if board.statechart_dir is not None else []
     return render(request, "statecharts.html", manager=manager, diagrams=diagrams)
+
+
+async def _first_run_refusal(request: web.Request, token: str) -> web.Response | None:
+    """Why the first-run link may not be used here and now, as the page to answer; None if it may."""
+    board = dashboard(request)
+    if board.first_run is None or not board.first_run.admits(token):
+        message = "This first-run link is not valid: it was used, it expired, or another run printed it."
+        return render(request, "first_run.html", status=404, error=message, teams=[], token="")
+    if not ipaddress.ip_address(request.remote or "0.0.0.0").is_loopback:
+        message = "The first-run link works only on the machine that runs rapport up."
+        return render(request, "first_run.html", status=403, error=message, teams=[], token="")
+    if await has_managers(board.pool):
+        return web.Response(status=303, headers={"Location": f"{board.base}/signin"})
+    return None
+
+
+async def first_run_form(request: web.Request) -> web.Response:
+    """The form for the dashboard's first manager, behind the link `rapport up` printed."""
+    token = request.query.get("token", "")
+    if (refused := await _first_run_refusal(request, token)) is not None:
+        return refused
+    teams = await all_teams(dashboard(request).pool)
+    return render(request, "first_run.html", error=None, teams=teams, token=token, email="", name="")
+
+
+async def first_run(request: web.Request) -> web.Response:
+    """Create the first manager and sign them in; the link is then used up."""
+    form = await request.post()
+    token = str(form.get("token", ""))
+    if (refused := await _first_run_refusal(request, token)) is not None:
+        return refused
+    board = dashboard(request)
+    email, name, team = (str(form.get(key, "")).strip() for key in ("email", "name", "team"))
+    created = await _first_manager(board.pool, email, name, team, str(form.get("password", "")))
+    if isinstance(created, str):
+        teams = await all_teams(board.pool)
+        page = {"teams": teams, "token": token, "email": email, "name": name}
+        return render(request, "first_run.html", status=400, error=created, **page)
+    assert board.first_run is not None
+    board.first_run.used = True
+    log.info("dashboard.first_manager_added", team_id=created.team_id)
+    response = web.HTTPSeeOther(f"{board.base}/")
+    set_session_cookie(request, response, await open_session(board.pool, created, board.session_lifetime_s))
+    raise response
+
+
+async def _first_manager(
+    pool: asyncpg.Pool, email: str, name: str, team: str, password: str
+) -> Manager | str:
+    """The manager added, or what was wrong with the form."""
+    if len(password) < MIN_PASSWORD:
+        return f"The password needs at least {MIN_PASSWORD} characters."
+    try:
+        return await add_manager(pool, email, name, team, password)
+    except (UnknownTeam, DuplicateManager) as exc:
+        return str(exc)

@@ -12,8 +12,10 @@ import asyncio
 import hashlib
 import hmac
 import secrets
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -28,12 +30,16 @@ __all__ = [
     "UnknownTeam",
     "Viewer",
     "add_manager",
+    "all_teams",
     "close_session",
     "create_api_token",
+    "each_call",
     "find_call",
+    "has_managers",
     "list_calls",
     "list_stamp",
     "open_session",
+    "revoke_api_tokens",
     "session_manager",
     "token_org",
     "verify_manager",
@@ -42,11 +48,23 @@ __all__ = [
     "visible_statecharts",
 ]
 
+_T = TypeVar("_T")
+
+# How long an API token lasts unless its creator says otherwise.
+TOKEN_DAYS = 90
+
 Executor = asyncpg.Connection | PoolConnectionProxy | asyncpg.Pool
 
 # scrypt at n=2**14, r=8: about 16 MB and tens of milliseconds per guess, per OWASP's minimum.
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 _SCRYPT_MAX_MEM = 64 * 1024 * 1024
+# Password hashing has a thread of its own, not the loop's default pool that calls (and every other
+# `to_thread`) share: a burst of sign-ins queues behind itself and holds up nothing else.
+_HASHING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rapport-scrypt")
+
+
+async def _hashing(work: Callable[..., _T], *args: str) -> _T:
+    return await asyncio.get_running_loop().run_in_executor(_HASHING, work, *args)
 
 
 class UnknownTeam(LookupError):
@@ -113,7 +131,11 @@ class CallList:
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+        return _pages(self.total, self.per_page)
+
+
+def _pages(total: int, per_page: int) -> int:
+    return max(1, -(-total // per_page))
 
 
 # --- passwords and managers ---------------------------------------------------------------------
@@ -158,7 +180,7 @@ def _manager(row: asyncpg.Record) -> Manager:
 
 async def add_manager(conn: Executor, email: str, name: str, team_id: str, password: str) -> Manager:
     """A new manager of `team_id`; UnknownTeam or DuplicateManager if that cannot be."""
-    password_hash = await asyncio.to_thread(_hash_password, password)
+    password_hash = await _hashing(_hash_password, password)
     try:
         await conn.execute(
             "INSERT INTO managers (email, name, team_id, password_hash) VALUES ($1, $2, $3, $4)",
@@ -176,6 +198,19 @@ async def add_manager(conn: Executor, email: str, name: str, team_id: str, passw
     return manager
 
 
+async def has_managers(conn: Executor) -> bool:
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM managers)"))
+
+
+async def all_teams(conn: Executor) -> Sequence[tuple[str, str]]:
+    """(team_id, "Organisation: Team") of every team, for choosing a first manager's."""
+    rows = await conn.fetch(
+        "SELECT t.team_id, o.name || ': ' || t.name AS label FROM teams t JOIN orgs o USING (org_id)"
+        " ORDER BY o.name, t.name"
+    )
+    return [(row["team_id"], row["label"]) for row in rows]
+
+
 async def _load_manager(conn: Executor, email: str) -> Manager | None:
     row = await conn.fetchrow(f"{_MANAGER_SELECT} WHERE m.email = $1", email.strip().lower())
     return _manager(row) if row is not None else None
@@ -187,7 +222,7 @@ async def verify_manager(conn: Executor, email: str, password: str) -> Manager |
     # PostgreSQL text cannot hold NUL: such an email matches nobody (and must not be a server error).
     row = None if "\x00" in wanted else await conn.fetchrow(f"{_MANAGER_SELECT} WHERE m.email = $1", wanted)
     stored = row["password_hash"] if row is not None else _DUMMY_HASH
-    matches = await asyncio.to_thread(_password_matches, password, stored)
+    matches = await _hashing(_password_matches, password, stored)
     return _manager(row) if row is not None and matches else None
 
 
@@ -228,23 +263,40 @@ async def close_session(conn: Executor, token: str) -> None:
     )
 
 
-async def create_api_token(conn: Executor, name: str, org_id: str) -> str:
-    """A new API token for the organisation, shown once; only its hash is stored."""
+async def create_api_token(conn: Executor, name: str, org_id: str, days: int = TOKEN_DAYS) -> str:
+    """A new API token for the organisation, valid for `days`, shown once; only its hash is stored."""
     token = f"rpt_{secrets.token_urlsafe(32)}"
     try:
         await conn.execute(
-            "INSERT INTO api_tokens (token_hash, name, org_id) VALUES ($1, $2, $3)",
+            "INSERT INTO api_tokens (token_hash, name, org_id, expires_at)"
+            " VALUES ($1, $2, $3, now() + make_interval(days => $4))",
             _digest(token),
             name,
             org_id,
+            days,
         )
     except asyncpg.ForeignKeyViolationError:
         raise LookupError(f"no organisation {org_id!r}") from None
     return token
 
 
+async def revoke_api_tokens(conn: Executor, name: str, org_id: str) -> int:
+    """Revoke the organisation's live tokens of this name; how many there were."""
+    revoked = await conn.fetch(
+        "UPDATE api_tokens SET revoked_at = now()"
+        " WHERE name = $1 AND org_id = $2 AND revoked_at IS NULL RETURNING token_hash",
+        name,
+        org_id,
+    )
+    return len(revoked)
+
+
 async def token_org(conn: Executor, token: str) -> str | None:
-    value = await conn.fetchval("SELECT org_id FROM api_tokens WHERE token_hash = $1", _digest(token))
+    """The organisation of a live token: not revoked, not expired."""
+    value = await conn.fetchval(
+        "SELECT org_id FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > now()",
+        _digest(token),
+    )
     return str(value) if value is not None else None
 
 
@@ -264,6 +316,9 @@ _LISTED = (
     " c.ended_at - c.started_at AS duration_s, c.end_reason, s.rubric_status, s.score,"
     " (s.metrics->>'talk_ratio')::float8 AS talk_ratio, (s.metrics->>'questions')::int AS questions"
 )
+
+
+_NEWEST_FIRST = " ORDER BY c.started_wall DESC NULLS LAST, c.call_id"
 
 
 def _scope(viewer: Viewer) -> list[object]:
@@ -292,16 +347,46 @@ async def list_calls(
     conn: Executor, viewer: Viewer, filters: CallFilters, page: int = 1, per_page: int = 25
 ) -> CallList:
     """One page of the calls the viewer may see, newest first, and how many match in all."""
-    page, per_page = max(1, page), max(1, per_page)
+    per_page = max(1, per_page)
     args = _scope(viewer)
     where = _VISIBLE + _where(filters, args)
-    total = await conn.fetchval(f"SELECT count(*){where}", *args)
+    total = int(await conn.fetchval(f"SELECT count(*){where}", *args))
+    # A page past the end is the last one (a huge page once overflowed OFFSET: a 500).
+    page = min(max(1, page), _pages(total, per_page))
     rows = await conn.fetch(
-        f"{_LISTED}{where} ORDER BY c.started_wall DESC NULLS LAST, c.call_id"
-        f" LIMIT {per_page} OFFSET {(page - 1) * per_page}",
-        *args,
+        f"{_LISTED}{where}{_NEWEST_FIRST} LIMIT {per_page} OFFSET {(page - 1) * per_page}", *args
     )
-    return CallList(tuple(ListedCall(**dict(row)) for row in rows), int(total), page, per_page)
+    return CallList(tuple(ListedCall(**dict(row)) for row in rows), total, page, per_page)
+
+
+async def each_call(
+    conn: Executor, viewer: Viewer, filters: CallFilters, batch: int = 1000
+) -> AsyncIterator[tuple[ListedCall, ...]]:
+    """Every call `list_calls` pages through, `batch` at a time, in its order.
+
+    Each batch starts after the last call of the one before (not at an OFFSET, which reads and
+    skips every earlier row again), and is its own query: a slow reader of an export holds no
+    connection between batches.
+    """
+    after: tuple[float | None, str] | None = None
+    while True:
+        args = _scope(viewer)
+        where = _VISIBLE + _where(filters, args)
+        if after is not None:
+            args += list(after)
+            wall, call = f"${len(args) - 1}::float8", f"${len(args)}"
+            # After (wall, call) in "newest first, no start time last, then by id".
+            where += (
+                f" AND CASE WHEN {wall} IS NULL THEN c.started_wall IS NULL AND c.call_id > {call}"
+                f" ELSE c.started_wall < {wall} OR c.started_wall IS NULL"
+                f" OR (c.started_wall = {wall} AND c.call_id > {call}) END"
+            )
+        rows = await conn.fetch(f"{_LISTED}{where}{_NEWEST_FIRST} LIMIT {batch}", *args)
+        if not rows:
+            return
+        calls = tuple(ListedCall(**dict(row)) for row in rows)
+        yield calls
+        after = (calls[-1].started_wall, calls[-1].call_id)
 
 
 async def find_call(conn: Executor, viewer: Viewer, call_id: str) -> ListedCall | None:

@@ -86,9 +86,10 @@ def _slot(row: asyncpg.Record) -> Slot:
 @dataclass(frozen=True)
 class Booking:
     """`booked` (now, or by an earlier attempt of the same request), `already_yours` (this call
-    booked the slot before), `taken` (another call has it) or `not_a_slot` (no such free time)."""
+    booked the slot before), `call_has_one` (this call booked another slot: one meeting per call),
+    `taken` (another call has it) or `not_a_slot` (no such free time)."""
 
-    status: Literal["booked", "already_yours", "taken", "not_a_slot"]
+    status: Literal["booked", "already_yours", "call_has_one", "taken", "not_a_slot"]
     slot: Slot | None
 
 
@@ -133,6 +134,15 @@ class PostgresCalendar:
             if row is None:
                 return Booking("not_a_slot", None)
             slot = _slot(row)
+            # One meeting per call: a caller (or a model) asking for every slot gets the first.
+            other = await conn.fetchval(
+                "SELECT 1 FROM calendar_meetings WHERE call_id = $1 AND (rep_id, starts_at) <> ($2, $3)",
+                call_id,
+                rep_id,
+                starts_at,
+            )
+            if other is not None:
+                return Booking("call_has_one", slot)
             booked = await conn.fetchval(
                 """
                 INSERT INTO calendar_meetings

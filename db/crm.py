@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import asyncpg
 
-from workflows.records import CrmContext
+from workflows.records import NOTES_IN_PROMPT, CrmContext
 
-__all__ = ["NOTES_PER_LOOKUP", "PostgresCrm"]
-
-NOTES_PER_LOOKUP = 3
+__all__ = ["PostgresCrm"]
 
 
 class PostgresCrm:
@@ -28,7 +26,7 @@ class PostgresCrm:
             WHERE c.phone = $1
             """,
             phone,
-            NOTES_PER_LOOKUP,
+            NOTES_IN_PROMPT,
         )
         if row is None:
             return None

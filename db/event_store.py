@@ -11,7 +11,15 @@ from typing import Any
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-__all__ = ["MalformedEvent", "StoredEvent", "UnknownCall", "append_events", "read_events"]
+__all__ = [
+    "MalformedEvent",
+    "StoredEvent",
+    "UnknownCall",
+    "append_events",
+    "check_event",
+    "read_events",
+    "without_nul",
+]
 
 
 class UnknownCall(LookupError):
@@ -60,9 +68,27 @@ def _as_json(event: StoredEvent) -> str:
         raise MalformedEvent(f"{where}: data must be an object, not {type(event.data).__name__}")
     record = {"call_id": event.call_id, "seq": event.seq, "type": event.type, "version": event.version}
     try:
-        return json.dumps({**record, "at": float(event.at), "data": dict(event.data)}, allow_nan=False)
+        data = without_nul(dict(event.data))
+        return json.dumps({**record, "at": float(event.at), "data": data}, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise MalformedEvent(f"{where}: data is not JSON ({exc})") from None
+
+
+def check_event(event: StoredEvent) -> None:
+    """MalformedEvent, naming the call, seq and field, if `append_events` could not store it."""
+    _as_json(event)
+
+
+def without_nul(value: Any) -> Any:
+    """`value` with NUL characters replaced (U+FFFD): PostgreSQL text and jsonb cannot hold them,
+    and a stray one in a transcript should not cost the event."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, Mapping):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [without_nul(v) for v in value]
+    return value
 
 
 async def append_events(

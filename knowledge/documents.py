@@ -9,7 +9,15 @@ from knowledge.markup import html_blocks, markdown_blocks, text_blocks
 from knowledge.pdf import read_pdf
 from knowledge.sections import Block, DocumentError, Section, sections
 
-__all__ = ["SUFFIXES", "DocumentError", "Section", "document_paths", "read_document", "supported"]
+__all__ = [
+    "MAX_DOCUMENT_BYTES",
+    "SUFFIXES",
+    "DocumentError",
+    "Section",
+    "document_paths",
+    "read_document",
+    "supported",
+]
 
 
 def _decoded(path: Path, source: str) -> str:
@@ -39,6 +47,9 @@ SUFFIXES: dict[str, Callable[[Path, str], list[Section]]] = {
 }
 
 
+MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
+
+
 def supported(path: Path) -> bool:
     return path.suffix.lower() in SUFFIXES
 
@@ -49,6 +60,9 @@ def read_document(path: Path, source: str | None = None) -> list[Section]:
     reader = SUFFIXES.get(path.suffix.lower())
     if reader is None:
         raise DocumentError(f"{source}: unsupported format (not one of {', '.join(sorted(SUFFIXES))})")
+    size = path.stat().st_size
+    if size > MAX_DOCUMENT_BYTES:
+        raise DocumentError(f"{source}: {size} bytes, over the {MAX_DOCUMENT_BYTES}-byte limit")
     try:
         return reader(path, source)
     except OSError as exc:

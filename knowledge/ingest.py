@@ -95,7 +95,14 @@ def plan_ingest(folder: Path, stored: Mapping[str, str], embed: Embed, reembed: 
         raise NoDocuments(f"{folder}: no documents ({', '.join(sorted(SUFFIXES))})")
     outcomes: dict[str, FileOutcome] = {}
     changed: list[tuple[str, str, list[Chunk]]] = []
+    inside = folder.resolve()
     for source, path in paths.items():
+        if not path.resolve().is_relative_to(inside):
+            # A link to /etc or another team's folder: what the folder holds is all that is read.
+            outcomes[source] = FileOutcome(
+                source, "failed", reason=f"{source}: links outside the folder; not read"
+            )
+            continue
         try:
             digest = file_digest(path)
             if stored.get(source) == digest and not reembed:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,7 +21,12 @@ from typing import Any
 from knowledge.markup import MAX_HEADING_WORDS, text_blocks
 from knowledge.sections import SPACE, Block, DocumentError, Heading, Section, paragraph, sections
 
-__all__ = ["read_pdf"]
+__all__ = ["MAX_PDF_PAGES", "MAX_PDF_SECONDS", "read_pdf"]
+
+# A knowledge base is a product's documentation, not a library: what is bigger than this, or slower
+# to read, is refused with the reason instead of holding the ingest (and a core) for minutes.
+MAX_PDF_PAGES = 500
+MAX_PDF_SECONDS = 60.0
 
 
 _HEADING_SCALE = 1.15  # a line this much larger than the body text is a heading
@@ -187,7 +193,14 @@ def read_pdf(path: Path, source: str) -> list[Section]:
         reader = PdfReader(path)
         if reader.is_encrypted and not reader.decrypt(""):
             raise DocumentError(f"{source}: the PDF is encrypted with a password")
-        pages = [_pdf_page_lines(page, number) for number, page in enumerate(reader.pages, start=1)]
+        if len(reader.pages) > MAX_PDF_PAGES:
+            raise DocumentError(f"{source}: {len(reader.pages)} pages, over the {MAX_PDF_PAGES}-page limit")
+        deadline = time.monotonic() + MAX_PDF_SECONDS
+        pages = []
+        for number, page in enumerate(reader.pages, start=1):
+            if time.monotonic() > deadline:
+                raise DocumentError(f"{source}: reading took over {MAX_PDF_SECONDS:g} s (at page {number})")
+            pages.append(_pdf_page_lines(page, number))
     except DocumentError:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as exc:

@@ -4,22 +4,30 @@ One WebSocket per call. The browser sends 16 kHz mono int16 microphone audio as 
 messages; the server sends agent audio back as binary messages (a 4-byte little-endian sample
 rate, then int16 PCM, 20 ms at a time, paced as it plays) and the call's events as JSON text.
 Everything behind the socket is the same `Call` a LiveKit room or a scripted caller gets.
+
+Every call runs the models, so the socket is bounded (`Limits`): calls at once, a call's length,
+audio queued ahead of playing, a message's size; only pages of this site may open it (Origin),
+and off loopback only with the playground's token.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
+import ipaddress
 import json
 import struct
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 from aiohttp import WSMessage, WSMsgType, web
 from livekit import rtc
 
 from rapport.logs import get_logger
-from rapport.settings import Settings
+from rapport.settings import ConfigError, Secret, Settings
 from realtime.audio_io import CallerAudioInput
 from realtime.call import DEFAULT_STATECHART, CallFactory
 from realtime.events import CallEvent, as_dict
@@ -27,22 +35,56 @@ from realtime.session import Models
 from statecharts.errors import StatechartError
 from statecharts.load import UnknownStatechart
 
-__all__ = ["MIC_RATE", "build_app", "serve"]
+__all__ = ["MAX_QUEUED_S", "MIC_RATE", "Limits", "build_app", "serve"]
 
 log = get_logger(__name__)
 
 MIC_RATE = 16_000
 STATIC = Path(__file__).resolve().parent / "static"
-# A message longer than this is not a microphone chunk; refuse it rather than buffer it.
+# A message longer than this is not a microphone chunk: the socket closes rather than buffer it.
 MAX_AUDIO_MESSAGE = MIC_RATE * 2 * 2
+# A microphone sends in real time; audio queued further ahead than this is not one, and is dropped.
+MAX_QUEUED_S = 5.0
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the playground lets a visitor run (the `RAPPORT_PLAYGROUND_*` settings)."""
+
+    max_calls: int = 4
+    max_call_s: float = 900.0
+    token: Secret | None = None
+
+    @classmethod
+    def for_host(cls, settings: Settings, host: str) -> Limits:
+        """The settings' limits; a host other machines can reach needs the token."""
+        if settings.playground_token is None and not _loopback(host):
+            raise ConfigError(
+                f"the playground on {host} can be reached from other machines: "
+                "set RAPPORT_PLAYGROUND_TOKEN (open it as /?token=...)"
+            )
+        return cls(settings.playground_max_calls, settings.playground_max_call_s, settings.playground_token)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 _CALLS = web.AppKey("calls", CallFactory)
+_LIMITS = web.AppKey("limits", Limits)
+_LIVE = web.AppKey("live", set[object])
 
 
-def build_app(calls: CallFactory) -> web.Application:
+def build_app(calls: CallFactory, limits: Limits | None = None) -> web.Application:
     app = web.Application()
     app[_CALLS] = calls
+    app[_LIMITS] = limits or Limits()
+    app[_LIVE] = set()
     app.router.add_get("/", _index)
     app.router.add_get("/statecharts", _statecharts)
     app.router.add_get("/ws", _call_socket)
@@ -55,7 +97,21 @@ async def _index(_request: web.Request) -> web.FileResponse:
 
 
 async def _statecharts(request: web.Request) -> web.Response:
+    _check_token(request)
     return web.json_response({"statecharts": request.app[_CALLS].conversation_names()})
+
+
+def _check_token(request: web.Request) -> None:
+    token = request.app[_LIMITS].token
+    if token is not None and not hmac.compare_digest(request.query.get("token", ""), token.value):
+        raise web.HTTPUnauthorized(text="this playground needs its token: open it as /?token=...")
+
+
+def _check_origin(request: web.Request) -> None:
+    # A browser says which page opens a socket; any other site's page may not start calls here.
+    origin = request.headers.get("Origin")
+    if origin is not None and urlsplit(origin).netloc != request.host:
+        raise web.HTTPForbidden(text="calls start from this playground's own page")
 
 
 async def _send_json(ws: web.WebSocketResponse, payload: dict[str, object]) -> None:
@@ -64,9 +120,28 @@ async def _send_json(ws: web.WebSocketResponse, payload: dict[str, object]) -> N
 
 
 async def _call_socket(request: web.Request) -> web.WebSocketResponse:
-    calls = request.app[_CALLS]
-    ws = web.WebSocketResponse(heartbeat=20)
+    _check_token(request)
+    _check_origin(request)
+    limits, live = request.app[_LIMITS], request.app[_LIVE]
+    ws = web.WebSocketResponse(heartbeat=20, max_msg_size=MAX_AUDIO_MESSAGE)
     await ws.prepare(request)
+    if len(live) >= limits.max_calls:
+        message = f"the playground has {limits.max_calls} calls going, its limit; try again in a minute"
+        await _send_json(ws, {"type": "error", "message": message})
+        await ws.close()
+        return ws
+    seat = object()
+    live.add(seat)
+    try:
+        return await _take_call(request, ws, limits)
+    finally:
+        live.discard(seat)
+
+
+async def _take_call(
+    request: web.Request, ws: web.WebSocketResponse, limits: Limits
+) -> web.WebSocketResponse:
+    calls = request.app[_CALLS]
     loop = asyncio.get_running_loop()
     pending: set[asyncio.Task[None]] = set()
 
@@ -98,26 +173,44 @@ async def _call_socket(request: web.Request) -> web.WebSocketResponse:
     await _send_json(ws, {"type": "ready", "call_id": call.call_id, "mic_rate": MIC_RATE})
     await call.start()
     hangup = loop.create_task(call.ended.wait())
+
+    expired = asyncio.Event()
+
+    async def time_limit() -> None:
+        await asyncio.sleep(limits.max_call_s)
+        expired.set()
+        await _send_json(ws, {"type": "error", "message": f"calls here last {limits.max_call_s:g} s at most"})
+        await call.hangup("time_limit")
+
+    limit = loop.create_task(time_limit())
     try:
-        async for message in _until_ended(ws, hangup):
-            if message.type == WSMsgType.BINARY:
-                problem = _audio_problem(message.data)
-                if problem is not None:
-                    await _send_json(ws, {"type": "error", "message": problem})
-                    continue
-                audio_in.say(np.frombuffer(message.data, dtype="<i2"))
-            elif message.type == WSMsgType.TEXT:
-                if _is_hangup(message.data):
-                    break
-                await _send_json(
-                    ws, {"type": "error", "message": 'expected binary audio or {"type": "hangup"}'}
-                )
+        await _relay(ws, audio_in, hangup)
     finally:
+        if expired.is_set():
+            # It is hanging up: let it finish, so the call ends as timed out.
+            await asyncio.gather(limit, return_exceptions=True)
+        else:
+            limit.cancel()
         await call.hangup("caller")
         hangup.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         await ws.close()
     return ws
+
+
+async def _relay(ws: web.WebSocketResponse, audio_in: CallerAudioInput, ended: asyncio.Task[bool]) -> None:
+    """The browser's microphone into the call, until it hangs up, goes away or the call ends."""
+    async for message in _until_ended(ws, ended):
+        if message.type == WSMsgType.BINARY:
+            problem = _audio_problem(message.data, audio_in.queued_s)
+            if problem is not None:
+                await _send_json(ws, {"type": "error", "message": problem})
+                continue
+            audio_in.say(np.frombuffer(message.data, dtype="<i2"))
+        elif message.type == WSMsgType.TEXT:
+            if _is_hangup(message.data):
+                return
+            await _send_json(ws, {"type": "error", "message": 'expected binary audio or {"type": "hangup"}'})
 
 
 async def _until_ended(ws: web.WebSocketResponse, ended: asyncio.Task[bool]) -> AsyncIterator[WSMessage]:
@@ -142,11 +235,11 @@ def _is_hangup(text: str) -> bool:
     return isinstance(payload, dict) and payload.get("type") == "hangup"
 
 
-def _audio_problem(data: bytes) -> str | None:
+def _audio_problem(data: bytes, queued_s: float) -> str | None:
     if len(data) % 2:
         return f"audio message of {len(data)} bytes is not 16-bit PCM (odd length); dropped"
-    if len(data) > MAX_AUDIO_MESSAGE:
-        return f"audio message of {len(data)} bytes is over {MAX_AUDIO_MESSAGE} bytes; dropped"
+    if queued_s > MAX_QUEUED_S:
+        return f"audio arrives faster than it plays ({queued_s:.1f} s queued); dropped"
     return None
 
 
@@ -154,22 +247,33 @@ async def serve(settings: Settings, *, host: str, port: int) -> None:
     """Load and warm the models, then serve the playground (and the dashboard) until interrupted."""
     from dashboard.app import MOUNT
     from dashboard.app import mount as mount_dashboard
+    from dashboard.first_run import FirstRun
+    from db.access import has_managers
     from rapport.stack import connect_database, local_stack
 
+    limits = Limits.for_host(settings, host)  # before anything starts: a refused host costs nothing
     print("rapport: starting Postgres and Temporal, loading models...", flush=True)
     async with local_stack(settings) as stack:
         calls = CallFactory.create(settings, Models.load(settings), recorder_client=stack.client)
         await calls.warm_up(DEFAULT_STATECHART)
-        app = build_app(calls)
+        app = build_app(calls, limits)
         # The dashboard reads the stored calls; the calls themselves never touch this pool.
         pool = await connect_database(settings)
-        mount_dashboard(app, pool, settings)
+        first_run, token = FirstRun.create() if not await has_managers(pool) else (None, "")
+        mount_dashboard(app, pool, settings, first_run)
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, host, port)
         await site.start()
         print(f"rapport: playground at http://{host}:{port}/  (Ctrl-C to stop)", flush=True)
         print(f"rapport: dashboard at http://{host}:{port}{MOUNT}/", flush=True)
+        if first_run is not None:
+            # Loopback's address, whatever the host: the link works only on this machine.
+            link = f"http://127.0.0.1:{port}{MOUNT}/first-run?token={token}"
+            print(
+                f"rapport: no dashboard manager yet; create the first (once, this machine, 1 h): {link}",
+                flush=True,
+            )
         try:
             await asyncio.Event().wait()
         finally:

@@ -18,6 +18,7 @@ from knowledge.commands import run as run_knowledge_command
 from loadtest.command import add_load_command
 from rapport.logs import configure_logging, get_logger
 from rapport.settings import ConfigError, Settings
+from rapport.stopping import run_until_stopped
 from realtime.transports.scenario import ScenarioError
 from statecharts.cli import add_statechart_commands, run_statechart_command
 from statecharts.errors import StatechartError
@@ -228,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             host = args.host or settings.host
             port = args.port or settings.port
-            asyncio.run(serve(settings, host=host, port=port))
+            run_until_stopped(serve(settings, host=host, port=port))
             return 0
     except KeyboardInterrupt:
         return 130

@@ -82,6 +82,14 @@ def _secret(env: Mapping[str, str], name: str) -> Secret | None:
     return Secret(raw) if raw else None
 
 
+def _webhook(env: Mapping[str, str]) -> Secret | None:
+    url = _secret(env, "RAPPORT_SCORECARD_WEBHOOK")
+    if url and not env.get("RAPPORT_SCORECARD_WEBHOOK_SECRET", "").strip():
+        # An unsigned POST of every scorecard: its receiver could not tell it from a forgery.
+        raise ConfigError("RAPPORT_SCORECARD_WEBHOOK is set: set RAPPORT_SCORECARD_WEBHOOK_SECRET too")
+    return url
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved configuration for one process."""
@@ -112,19 +120,35 @@ class Settings:
     azure_speech_key: Secret | None
     azure_speech_region: str | None
     livekit_url: str | None
-    database_url: str | None
+    # URLs that may hold a password or a token: Secret, so repr and logs never show them.
+    database_url: Secret | None
     temporal_address: str | None
     temporal_namespace: str
     livekit_api_key: Secret | None
     livekit_api_secret: Secret | None
     crm_provider: CrmProvider = "postgres"
-    crm_url: str | None = None
+    crm_url: Secret | None = None
     crm_token: Secret | None = None
     crm_timeout_ms: int = 3_000
     # How long a manager's dashboard sign-in lasts.
     session_hours: int = 12
+    # The playground's bounds: calls at once, and how long one may last. Bound to anything but
+    # loopback, it needs a token (RAPPORT_PLAYGROUND_TOKEN, passed as ?token= in its URL).
+    playground_max_calls: int = 4
+    playground_max_call_s: int = 900
+    playground_token: Secret | None = None
+    # Failed dashboard sign-ins allowed per account and per client address in 15 minutes; past
+    # them the dashboard answers 429 without checking the password.
+    sign_in_per_account: int = 5
+    sign_in_per_address: int = 30
+    # Addresses of the TLS proxies in front of the dashboard whose X-Forwarded-Proto and
+    # X-Forwarded-For are believed (the session cookie is then Secure, HSTS is sent, and throttling
+    # counts the client's address). Nobody's, by default: any client could send those headers.
+    trusted_proxies: tuple[str, ...] = ()
     rubric_dir: Path = PROJECT_ROOT / "scoring" / "rubrics"
-    scorecard_webhook: str | None = None
+    scorecard_webhook: Secret | None = None
+    # Signs each webhook POST (HMAC-SHA256, header X-Rapport-Signature); required with the webhook.
+    scorecard_webhook_secret: Secret | None = None
     # How long the caller waits for a tool (the CRM, the calendar) before the agent says it can't
     # reach it and goes on.
     tool_timeout_ms: int = 4_000
@@ -177,18 +201,27 @@ class Settings:
             azure_speech_key=_secret(env, "AZURE_SPEECH_KEY"),
             azure_speech_region=env.get("AZURE_SPEECH_REGION") or None,
             livekit_url=env.get("LIVEKIT_URL") or None,
-            database_url=env.get("DATABASE_URL") or None,
+            database_url=_secret(env, "DATABASE_URL"),
             temporal_address=env.get("TEMPORAL_ADDRESS") or None,
             temporal_namespace=env.get("TEMPORAL_NAMESPACE") or "default",
             livekit_api_key=_secret(env, "LIVEKIT_API_KEY"),
             livekit_api_secret=_secret(env, "LIVEKIT_API_SECRET"),
             crm_provider=_choice(env, "RAPPORT_CRM", get_args(CrmProvider), "postgres"),  # type: ignore[arg-type]
-            crm_url=env.get("RAPPORT_CRM_URL") or None,
+            crm_url=_secret(env, "RAPPORT_CRM_URL"),
             crm_token=_secret(env, "RAPPORT_CRM_TOKEN"),
             crm_timeout_ms=_int(env, "RAPPORT_CRM_TIMEOUT_MS", 3_000),
             session_hours=_int(env, "RAPPORT_SESSION_HOURS", 12),
+            playground_max_calls=_int(env, "RAPPORT_PLAYGROUND_MAX_CALLS", 4),
+            playground_max_call_s=_int(env, "RAPPORT_PLAYGROUND_MAX_CALL_S", 900),
+            playground_token=_secret(env, "RAPPORT_PLAYGROUND_TOKEN"),
+            sign_in_per_account=_int(env, "RAPPORT_SIGN_IN_PER_ACCOUNT", 5),
+            sign_in_per_address=_int(env, "RAPPORT_SIGN_IN_PER_ADDRESS", 30),
+            trusted_proxies=tuple(
+                a.strip() for a in env.get("RAPPORT_TRUSTED_PROXIES", "").split(",") if a.strip()
+            ),
             rubric_dir=Path(env.get("RAPPORT_RUBRIC_DIR", str(PROJECT_ROOT / "scoring" / "rubrics"))),
-            scorecard_webhook=env.get("RAPPORT_SCORECARD_WEBHOOK") or None,
+            scorecard_webhook=_webhook(env),
+            scorecard_webhook_secret=_secret(env, "RAPPORT_SCORECARD_WEBHOOK_SECRET"),
             tool_timeout_ms=_int(env, "RAPPORT_TOOL_TIMEOUT_MS", 4_000),
             transfer_to=env.get("RAPPORT_TRANSFER_TO") or None,
             metrics_port=_int(env, "RAPPORT_METRICS_PORT", 9464),

@@ -68,8 +68,10 @@ async def connect_database(settings: Settings, *, init: PoolInit | None = None) 
 
     `init` runs on each new connection (the load test times every query with it).
     """
-    url = settings.database_url or await asyncio.to_thread(
-        _embedded_postgres, settings.state_dir / "postgres"
+    url = (
+        settings.database_url.value
+        if settings.database_url
+        else await asyncio.to_thread(_embedded_postgres, settings.state_dir / "postgres")
     )
     pool = await asyncpg.create_pool(url, min_size=1, max_size=8, init=init)
     assert pool is not None

@@ -352,6 +352,12 @@ class CallerAudioInput(AudioInput):
         self._arrived.set()
         return utterance
 
+    @property
+    def queued_s(self) -> float:
+        """Seconds of audio queued and not yet heard."""
+        samples = sum(len(u.pcm) - u.offset for u in self._queue)
+        return samples / self.sample_rate
+
     def close(self) -> None:
         self._closed = True
         self._arrived.set()

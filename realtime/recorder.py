@@ -4,22 +4,26 @@
 nothing else. A background sender batches the buffer into signals (signal-with-start, so the
 first batch also starts the workflow) and retries with backoff while Temporal is unreachable;
 a batch leaves the buffer only once the server has it. If the buffer is full, the event is not
-numbered, so the stored log has no gap, and the loss is counted and logged.
+numbered, so the stored log has no gap, and the loss is counted and logged; the call's end is
+always taken (the workflow, and so the scorecard, wait for it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections import deque
 from dataclasses import asdict
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from knowledge.index import IndexedChunk
 from rapport.logs import get_logger
-from realtime.events import CallEvent
-from workflows.call import CallWorkflow
+from realtime.events import CallEnded, CallEvent
+from workflows.call import CALL_TIMEOUT, CallWorkflow
 from workflows.records import (
     CallInput,
     CrmLookup,
@@ -28,6 +32,7 @@ from workflows.records import (
     KnowledgeRequest,
     ToolRequest,
     ToolResult,
+    rejected,
 )
 
 __all__ = ["TASK_QUEUE", "EventRecorder"]
@@ -40,6 +45,15 @@ BATCH_SIZE = 100
 # history and the store's transactions few, and is what a crash of this process could lose.
 FLUSH_INTERVAL_S = 0.5
 RETRY_MAX_S = 5.0
+# Temporal refuses a payload over 2 MiB: a signal carries at most half that, and an event that
+# could never fit in one is stored as its rejection instead of being retried forever.
+MAX_BATCH_BYTES = 1024 * 1024
+MAX_EVENT_BYTES = 256 * 1024
+
+
+def _size(record: EventRecord) -> int:
+    """About the bytes the record takes in a signal (its data as JSON, and the fields around it)."""
+    return len(json.dumps(record.data, default=str)) + 100
 
 
 def to_record(seq: int, event: CallEvent) -> EventRecord:
@@ -78,7 +92,7 @@ class EventRecorder:
         return self._seq
 
     def record(self, event: CallEvent) -> None:
-        if len(self._buffer) >= self._capacity:
+        if len(self._buffer) >= self._capacity and not isinstance(event, CallEnded):
             self.lost += 1
             if self.lost == 1 or self.lost % 1000 == 0:
                 log.warning("recorder.buffer_full", call_id=self.call_id, lost=self.lost)
@@ -100,7 +114,7 @@ class EventRecorder:
                     await asyncio.wait_for(self._wake.wait(), FLUSH_INTERVAL_S)
                 if not self._buffer:
                     continue
-            batch = [self._buffer[i] for i in range(min(BATCH_SIZE, len(self._buffer)))]
+            batch = self._next_batch()
             try:
                 await self._send(batch)
             except Exception as exc:  # any failure: keep the batch, back off, try again
@@ -115,6 +129,23 @@ class EventRecorder:
             for _ in batch:
                 self._buffer.popleft()
             self.sent += len(batch)
+
+    def _next_batch(self) -> list[EventRecord]:
+        """The oldest events, at most BATCH_SIZE of them and MAX_BATCH_BYTES; an event over
+        MAX_EVENT_BYTES is replaced, in the buffer, by its rejection."""
+        batch: list[EventRecord] = []
+        total = 0
+        for i in range(min(BATCH_SIZE, len(self._buffer))):
+            record, size = self._buffer[i], _size(self._buffer[i])
+            if size > MAX_EVENT_BYTES:
+                log.warning("recorder.event_too_large", call_id=self.call_id, seq=record.seq, size=size)
+                record = rejected(record, f"{size} bytes, over the {MAX_EVENT_BYTES}-byte limit")
+                self._buffer[i], size = record, _size(record)
+            if batch and total + size > MAX_BATCH_BYTES:
+                break
+            batch.append(record)
+            total += size
+        return batch
 
     async def stored(self, within: float) -> int:
         """Wait for the workflow to finish storing (after `call_ended`); the count it stored."""
@@ -166,11 +197,35 @@ class EventRecorder:
         self._wake.set()
 
     async def _send(self, batch: list[EventRecord]) -> None:
-        await self._client.start_workflow(
-            CallWorkflow.run,
-            self._start,
-            id=self.call_id,
-            task_queue=TASK_QUEUE,
-            start_signal="record",
-            start_signal_args=[EventBatch(events=batch)],
-        )
+        try:
+            await self._client.start_workflow(
+                CallWorkflow.run,
+                self._start,
+                id=self.call_id,
+                task_queue=TASK_QUEUE,
+                start_signal="record",
+                start_signal_args=[EventBatch(events=batch)],
+                # A batch sent again after the call's workflow finished (its first send reached the
+                # server, the answer did not) must not start a second run, which would wait forever
+                # for the events before it.
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                # Every run of it (it continues as new on long calls): a call whose end never
+                # arrives (its process died) does not wait for it forever.
+                execution_timeout=CALL_TIMEOUT,
+            )
+        except WorkflowAlreadyStartedError:
+            self._after_the_end(batch, await self._stored_count())
+
+    async def _stored_count(self) -> int | None:
+        """What the finished workflow stored; None if it failed or was terminated."""
+        try:
+            return await self._handle().result()
+        except WorkflowFailureError:
+            return None
+
+    def _after_the_end(self, batch: list[EventRecord], stored: int | None) -> None:
+        """A batch for a workflow that has finished: what it stored is stored; the rest is lost."""
+        late = [record for record in batch if stored is None or record.seq > stored]
+        if late:
+            self.lost += len(late)
+            log.warning("recorder.workflow_finished", call_id=self.call_id, lost=len(late), stored=stored)

@@ -9,6 +9,8 @@ the file stands alone and the dashboard can inline it.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import math
 from collections.abc import Sequence
 from html import escape
@@ -30,7 +32,7 @@ from statecharts.edges import (
 from statecharts.records import Statechart
 from statecharts.svg_layout import LINE_H, Box, Extent, LabelPlacer, curve_between, layout
 
-__all__ = ["diagram_svg"]
+__all__ = ["STYLE_SHA256", "diagram_svg"]
 
 _FONT = 13
 _PAD = 12.0
@@ -53,6 +55,9 @@ _STYLE = """
 .sc-label.sc-taken{fill:#1d4ed8;font-weight:700}
 .sc-start{fill:#1f2937}
 """
+# The <style> element's hash, as a Content-Security-Policy allows an inline style by (a page that
+# embeds the diagram and forbids inline styles names it in style-src).
+STYLE_SHA256 = base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()
 
 
 def _head(x: float, y: float, angle: float, css: str) -> str:

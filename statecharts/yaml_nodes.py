@@ -12,6 +12,8 @@ import re
 from pathlib import Path
 
 import yaml
+from yaml.composer import ComposerError
+from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from statecharts.errors import Problem
@@ -27,6 +29,21 @@ def content_version(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()[:12]
 
 
+class _AliasRefused(ComposerError):
+    pass
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """Refuses `*alias`: a definition has no use for one, and an alias can make the document
+    refer to itself (`states: &a [*a]`, a RecursionError in any reader) or grow exponentially."""
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        if self.check_event(AliasEvent):
+            mark = self.peek_event().start_mark
+            raise _AliasRefused(None, None, "aliases (*name) are not allowed in definitions", mark)
+        return super().compose_node(parent, index)
+
+
 def compose_file(path: Path, error: type[Exception]) -> tuple[Node | None, str, list[Problem]]:
     """The file's root node, its content hash, and the problems that stopped it parsing.
 
@@ -38,13 +55,14 @@ def compose_file(path: Path, error: type[Exception]) -> tuple[Node | None, str, 
         raise error([Problem(Location(str(path), 1, 1), f"cannot read: {exc.strerror}")]) from None
     version = content_version(raw)
     try:
-        root = yaml.compose(raw.decode("utf-8"), Loader=yaml.SafeLoader)
+        root = yaml.compose(raw.decode("utf-8"), Loader=_NoAliasLoader)
     except UnicodeDecodeError as exc:
         return None, version, [Problem(Location(str(path), 1, 1), f"not UTF-8 text ({exc.reason})")]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        return None, version, [Problem(Location(str(path), line, col), f"YAML syntax error: {exc.problem}")]
+        message = exc.problem if isinstance(exc, _AliasRefused) else f"YAML syntax error: {exc.problem}"
+        return None, version, [Problem(Location(str(path), line, col), str(message))]
     if root is None:
         return None, version, [Problem(Location(str(path), 1, 1), "the file is empty")]
     return root, version, []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -32,22 +33,32 @@ def models(settings: Settings) -> Iterator[Models]:
 
 
 # The machine's PostgreSQL unless DATABASE_URL names another server; each run gets its own database.
-SERVER = Settings.from_env().database_url or "postgresql://postgres@127.0.0.1:5432/postgres"
+_CONFIGURED = Settings.from_env().database_url
+SERVER = _CONFIGURED.value if _CONFIGURED else "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@asynccontextmanager
+async def fresh_database() -> AsyncIterator[str]:
+    """A new, migrated database on the test server; its URL. Dropped afterwards."""
+    name = f"rapport_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(SERVER)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = SERVER.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        conn = await asyncpg.connect(url)
+        await migrate(conn)
+        await conn.close()
+        yield url
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
 
 
 @pytest.fixture(scope="session")
 async def database_url() -> AsyncIterator[str]:
     """A fresh, migrated database for this test run, dropped afterwards."""
-    name = f"rapport_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(SERVER)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = SERVER.rsplit("/", 1)[0] + f"/{name}"
-    conn = await asyncpg.connect(url)
-    await migrate(conn)
-    await conn.close()
-    yield url
-    await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    await admin.close()
+    async with fresh_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

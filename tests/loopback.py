@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from aiohttp import web
 
-__all__ = ["serve_on_loopback"]
+__all__ = ["free_port", "serve_on_loopback"]
 
 
 @asynccontextmanager
@@ -22,3 +23,10 @@ async def serve_on_loopback(app: web.Application) -> AsyncIterator[str]:
         yield f"http://{host}:{port}"
     finally:
         await runner.cleanup()
+
+
+def free_port() -> int:
+    """A loopback port free now, for a server the test starts itself."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

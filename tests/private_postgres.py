@@ -16,12 +16,13 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import warnings
 from pathlib import Path
 from types import TracebackType
+
+from tests.loopback import free_port
 
 with warnings.catch_warnings():
     # The package's own server class (not used here) looks for a runtime directory on import.
@@ -40,13 +41,6 @@ class PostgresCommandError(RuntimeError):
     """initdb or pg_ctl failed; the message has its output and the end of the server's log."""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 class PrivatePostgres:
     """One private server. `start` (initdb on the first), `stop`, `close`; blocking calls.
 
@@ -58,7 +52,7 @@ class PrivatePostgres:
         self.directory = Path(tempfile.mkdtemp(prefix="rapport-postgres-"))
         self.data = self.directory / "data"
         self.log = self.directory / "server.log"
-        self.port = _free_port()
+        self.port = free_port()
         self.running = False
 
     @property

@@ -20,7 +20,7 @@ from db.event_store import StoredEvent, append_events, read_events
 from db.projections import load_projection, project
 from rapport.settings import Settings
 from realtime.call import CallFactory
-from realtime.events import CallEnded, CallerUtterance
+from realtime.events import CallEnded, CallerUtterance, KnowledgeRetrieved
 from realtime.recorder import EventRecorder, to_record
 from realtime.session import Models
 from realtime.transports.scenario import load_scenario
@@ -28,7 +28,7 @@ from realtime.transports.scripted import run_scripted_call
 from tests.workflow_calls import call_events, start_call
 from workflows.call import CallWorkflow
 from workflows.post_call import PostCallWorkflow
-from workflows.records import CallInput, EventBatch
+from workflows.records import CallInput, EventBatch, EventRecord
 
 
 async def test_every_recorded_event_is_stored_once_in_order(
@@ -64,6 +64,100 @@ async def test_duplicate_and_overlapping_batches_store_each_event_once(
     await handle.signal(CallWorkflow.record, second)
     assert await handle.result() == len(records)
     assert [e.seq for e in await read_events(pool, call_id)] == list(range(1, len(records) + 1))
+
+
+async def test_a_full_buffer_still_takes_the_calls_end(
+    temporal: Client, pool: asyncpg.Pool, worker: None
+) -> None:
+    """Events past the buffer's capacity are dropped (counted, never numbered), but the call's end
+    is always taken: the workflow finishes and stores a log without gaps that ends with it."""
+    call_id = f"call-{uuid.uuid4().hex}"
+    recorder = EventRecorder(call_id, temporal, capacity=5)
+    events = call_events(call_id, 8)  # call_started, 8 transitions, call_ended
+    for event in events:
+        recorder.record(event)
+    assert recorder.lost == 4 and recorder.recorded == 6
+    recorder.close()
+    await asyncio.wait_for(recorder.run(), 60)
+    assert await asyncio.wait_for(temporal.get_workflow_handle(call_id).result(), 60) == 6
+    stored = await read_events(pool, call_id)
+    assert [e.seq for e in stored] == [1, 2, 3, 4, 5, 6] and stored[-1].type == "call_ended"
+
+
+async def test_a_batch_sent_again_after_the_call_finished_starts_no_second_run(
+    temporal: Client, pool: asyncpg.Pool, worker: None
+) -> None:
+    """The last batch sent again once the workflow has finished (its first send arrived, the answer
+    did not) is taken as already stored: no new run starts to wait forever for the events before
+    it, and nothing counts as lost. A batch past what was stored counts as lost."""
+    call_id = f"call-{uuid.uuid4().hex}"
+    recorder = EventRecorder(call_id, temporal)
+    for event in call_events(call_id, 3):
+        recorder.record(event)
+    recorder.close()
+    await asyncio.wait_for(recorder.run(), 60)
+    handle = temporal.get_workflow_handle(call_id)
+    assert await asyncio.wait_for(handle.result(), 60) == 5
+    finished = await handle.describe()
+    last = [to_record(seq, event) for seq, event in enumerate(call_events(call_id, 3), 1)][3:]
+    await asyncio.wait_for(recorder._send(last), 30)
+    after = await temporal.get_workflow_handle(call_id).describe()
+    assert after.run_id == finished.run_id and after.status == WorkflowExecutionStatus.COMPLETED
+    assert recorder.lost == 0
+    await asyncio.wait_for(recorder._send([to_record(6, CallEnded(0.1, "caller"))]), 30)
+    assert recorder.lost == 1
+    assert [e.seq for e in await read_events(pool, call_id)] == [1, 2, 3, 4, 5]
+
+
+def _retrieved(at: float, text: str) -> KnowledgeRetrieved:
+    return KnowledgeRetrieved(at, [{"knowledge_base": "routewise", "text": text, "score": 0.5}], 12.0)
+
+
+async def test_large_events_are_sent_in_batches_that_fit_and_one_too_large_is_stored_rejected(
+    temporal: Client, pool: asyncpg.Pool, worker: None
+) -> None:
+    """Events of 40 KB each (a turn's retrieved passages), 3 MB in all, go in batches under
+    Temporal's payload limit (one signal of them was refused and retried forever); a 300 KB event
+    is stored as its rejection, with its type and size, in its place: the log keeps its order, and
+    the call finishes."""
+    call_id = f"call-{uuid.uuid4().hex}"
+    recorder = EventRecorder(call_id, temporal)
+    events = call_events(call_id, 0)
+    big = [_retrieved(0.01 * i, f"{i} " + "word " * 8000) for i in range(80)]
+    huge = _retrieved(1.0, "word " * 60_000)
+    for event in [events[0], *big, huge, events[-1]]:
+        recorder.record(event)
+    recorder.close()
+    await asyncio.wait_for(recorder.run(), 120)
+    assert await asyncio.wait_for(temporal.get_workflow_handle(call_id).result(), 60) == 83
+    stored = await read_events(pool, call_id)
+    assert [e.seq for e in stored] == list(range(1, 84)) and recorder.lost == 0
+    assert [e.data["passages"] for e in stored[1:81]] == [e.passages for e in big]
+    assert stored[81].type == "event_rejected" and stored[81].data["type"] == "knowledge_retrieved"
+    assert "over the 262144-byte limit" in stored[81].data["reason"]
+    assert stored[82].type == "call_ended"
+
+
+async def test_an_event_the_store_cannot_hold_is_stored_rejected_and_a_nul_replaced(
+    temporal: Client, pool: asyncpg.Pool, worker: None
+) -> None:
+    """An event that is not JSON (a NaN) cannot be stored, and retrying will not change that: its
+    rejection is stored in its place, naming what is wrong, and the call goes on. A NUL in a
+    transcript (which PostgreSQL refuses) is replaced, and the rest of the words kept."""
+    call_id = f"call-{uuid.uuid4().hex}"
+    events = call_events(call_id, 0)
+    records = [
+        to_record(1, events[0]),
+        to_record(2, CallerUtterance(0.1, "fuel costs\x00 rose")),
+        EventRecord(3, "agent_utterance", 1, 0.2, {"text": "Go on.", "confidence": float("nan")}),
+        to_record(4, events[-1]),
+    ]
+    handle = await start_call(temporal, CallInput(call_id), EventBatch(records))
+    assert await asyncio.wait_for(handle.result(), 60) == 4
+    stored = await read_events(pool, call_id)
+    assert [e.type for e in stored] == ["call_started", "caller_utterance", "event_rejected", "call_ended"]
+    assert stored[1].data["text"] == "fuel costs\ufffd rose"
+    assert stored[2].data["type"] == "agent_utterance" and "not JSON" in stored[2].data["reason"]
 
 
 async def test_a_gap_is_never_stored_past(temporal: Client, pool: asyncpg.Pool, worker: None) -> None:

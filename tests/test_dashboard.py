@@ -6,12 +6,17 @@ Everything runs against a real migrated PostgreSQL; calls are stored through the
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import os
 import re
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import aiohttp
 import asyncpg
@@ -21,9 +26,24 @@ from aiohttp import web
 
 from dashboard.api import CSV_COLUMNS
 from dashboard.app import build_app, mount
-from db.access import add_manager, create_api_token, session_manager, verify_manager
+from dashboard.first_run import FirstRun
+from db.access import (
+    CallFilters,
+    OrgViewer,
+    add_manager,
+    create_api_token,
+    each_call,
+    has_managers,
+    list_calls,
+    revoke_api_tokens,
+    session_manager,
+    token_org,
+    verify_manager,
+)
 from rapport.settings import Settings
+from tests.conftest import fresh_database
 from tests.dashboard_calls import RUBRIC, CallScript, make_org, sales_call, score, store, unique
+from tests.loopback import serve_on_loopback
 
 PASSWORD = "correct horse battery"
 DAY = 86_400.0
@@ -32,13 +52,9 @@ NOW = time.time()
 
 @pytest.fixture
 async def dashboard(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[str]:
-    """The dashboard alone, as `rapport dashboard` serves it, on a free port."""
-    runner = web.AppRunner(build_app(pool, settings))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    await runner.cleanup()
+    """The dashboard alone, with the embedded defaults."""
+    async with serve_on_loopback(build_app(pool, settings)) as url:
+        yield url
 
 
 @dataclass(frozen=True)
@@ -92,6 +108,47 @@ async def _sign_in(
     async with http.post(f"{url}/signin", data=form, allow_redirects=False) as response:
         await response.read()
         return response
+
+
+async def test_a_fresh_install_gets_its_first_manager_through_a_one_time_loopback_link(
+    settings: Settings,
+) -> None:
+    """With no manager yet, the link `rapport up` prints opens a form on this machine: it creates
+    the first manager of a team and signs them in. Used once, it works no more; a wrong token,
+    or a client on another machine (through the trusted proxy), gets nothing."""
+    async with fresh_database() as url:
+        pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+        assert pool is not None and not await has_managers(pool)
+        first_run, token = FirstRun.create()
+        behind = replace(settings, trusted_proxies=("127.0.0.1",))
+        app = build_app(pool, behind, first_run=first_run)
+        async with (
+            serve_on_loopback(app) as dashboard,
+            aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http,
+        ):
+            async with http.get(f"{dashboard}/first-run?token=guess") as response:
+                assert response.status == 404
+            remote = {"X-Forwarded-For": "203.0.113.9"}
+            async with http.get(f"{dashboard}/first-run?token={token}", headers=remote) as response:
+                assert response.status == 403
+            async with http.get(f"{dashboard}/first-run?token={token}") as response:
+                form = await response.text()
+                assert response.status == 200 and 'value="routewise-east"' in form
+            short = {"token": token, "email": "lee@example.com", "name": "Lee", "team": "routewise-east"}
+            async with http.post(f"{dashboard}/first-run", data=short | {"password": "short"}) as response:
+                assert response.status == 400 and "at least 10 characters" in await response.text()
+            good = short | {"password": PASSWORD}
+            async with http.post(f"{dashboard}/first-run", data=good, allow_redirects=False) as response:
+                assert response.status == 303 and "rapport_session" in response.cookies
+            async with http.get(f"{dashboard}/") as response:
+                assert response.status == 200 and "Lee" in await response.text()
+            async with http.post(
+                f"{dashboard}/first-run", data=good | {"email": "x@example.com"}
+            ) as response:
+                assert response.status == 404
+        assert await verify_manager(pool, "lee@example.com", PASSWORD) is not None
+        assert await verify_manager(pool, "x@example.com", PASSWORD) is None
+        await pool.close()
 
 
 async def test_signing_in_never_leads_off_the_dashboard(
@@ -151,6 +208,103 @@ async def test_sign_in_works_with_the_password_and_not_without(
     assert await session_manager(pool, cookie.value) is None
     async with http.get(f"{dashboard}/", allow_redirects=False) as response:
         assert response.status == 303
+
+
+async def test_failed_sign_ins_are_throttled_per_account_and_per_address(
+    pool: asyncpg.Pool, settings: Settings, world: World
+) -> None:
+    """Past the failures allowed in 15 minutes an account, or an address, gets 429 and a
+    Retry-After, and its password is not checked (the right one is refused too); a success does
+    not count; the window passing lets the manager in again. Addresses arrive from a trusted proxy."""
+    now = [0.0]
+    limited = replace(settings, sign_in_per_account=3, sign_in_per_address=5, trusted_proxies=("127.0.0.1",))
+    async with (
+        serve_on_loopback(build_app(pool, limited, clock=lambda: now[0])) as url,
+        aiohttp.ClientSession() as http,
+    ):
+
+        async def sign_in(email: str, password: str, address: str) -> aiohttp.ClientResponse:
+            form = {"email": email, "password": password}
+            headers = {"X-Forwarded-For": address}
+            async with http.post(
+                f"{url}/signin", data=form, headers=headers, allow_redirects=False
+            ) as response:
+                await response.read()
+                return response
+
+        manager, other = world.east_manager, f"{unique('m')}@example.com"
+        assert (await sign_in(manager, PASSWORD, "198.51.100.1")).status == 303
+        for address in ("198.51.100.1", "198.51.100.2", "198.51.100.3"):
+            assert (await sign_in(manager.upper(), "guess", address)).status == 401
+        held = await sign_in(manager, PASSWORD, "198.51.100.4")
+        assert held.status == 429 and int(held.headers["Retry-After"]) == 15 * 60
+        for account in (other, f"x{other}"):  # the first address's 2nd to 5th failures
+            for _ in range(2):
+                assert (await sign_in(account, "guess", "198.51.100.1")).status == 401
+        assert (await sign_in(f"y{other}", "guess", "198.51.100.1")).status == 429
+        assert (await sign_in(f"y{other}", "guess", "198.51.100.9")).status == 401
+        now[0] += 15 * 60 + 1
+        assert (await sign_in(manager, PASSWORD, "198.51.100.1")).status == 303
+
+
+async def test_behind_a_trusted_proxy_sessions_are_secure_and_pages_say_so(
+    pool: asyncpg.Pool, settings: Settings, world: World
+) -> None:
+    """A TLS proxy named in RAPPORT_TRUSTED_PROXIES that says https gets a Secure session cookie and
+    HSTS; the same header from anyone else changes nothing. Every page forbids framing and inline
+    scripts."""
+    forwarded = {"X-Forwarded-Proto": "https"}
+    form = {"email": world.east_manager, "password": PASSWORD}
+    for proxies, secure in (((), False), (("127.0.0.1",), True)):
+        app = build_app(pool, replace(settings, trusted_proxies=proxies))
+        async with serve_on_loopback(app) as url, aiohttp.ClientSession() as http:
+            async with http.post(
+                f"{url}/signin", data=form, headers=forwarded, allow_redirects=False
+            ) as response:
+                assert response.status == 303
+                assert bool(response.cookies["rapport_session"]["secure"]) is secure
+                assert ("Strict-Transport-Security" in response.headers) is secure
+            async with http.get(f"{url}/signin", headers=forwarded) as response:
+                policy = response.headers["Content-Security-Policy"]
+                assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy
+                assert "unsafe-inline" not in policy and response.headers["X-Frame-Options"] == "DENY"
+
+
+async def test_password_hashing_is_not_held_up_by_the_shared_thread_pool(
+    pool: asyncpg.Pool, world: World
+) -> None:
+    """A sign-in's scrypt runs on its own thread: with every thread of the loop's default pool busy
+    (as calls' work can keep them), a password is still checked."""
+    loop = asyncio.get_running_loop()
+    release = threading.Event()
+    busy = [asyncio.to_thread(release.wait) for _ in range(64)]  # past any default pool's size
+    try:
+        checked = verify_manager(pool, world.east_manager, PASSWORD)
+        assert await asyncio.wait_for(checked, 30) is not None
+    finally:
+        release.set()
+        await asyncio.gather(*busy)
+    assert loop.is_running()
+
+
+async def test_the_statecharts_page_shows_only_the_charts_of_the_managers_calls(
+    dashboard: str, pool: asyncpg.Pool, browser_session: aiohttp.ClientSession
+) -> None:
+    """A manager sees the definitions their team's calls ran, and the shared turn-taking machine;
+    not the charts (the prompts) only another organisation's calls run."""
+    _org, ids = await make_org(pool, {"team": ["gus"]})
+    _other, other = await make_org(pool, {"rivals": ["hal"]})
+    email = f"{unique('m')}@example.com"
+    await add_manager(pool, email, "Chart Manager", ids["team"], PASSWORD)
+    for rep, chart in ((ids["gus"], "sales_roleplay"), (other["hal"], "inbound_qualification")):
+        await store(
+            pool,
+            CallScript(unique("call"), rep_id=rep, wall_time=NOW, statechart=chart).rep("Hi?", 1.0).end(),
+        )
+    await _sign_in(browser_session, dashboard, email, PASSWORD)
+    async with browser_session.get(f"{dashboard}/statecharts") as response:
+        shown = re.findall(r'id="chart-([a-z0-9_]+)"', await response.text())
+    assert shown == ["sales_roleplay", "turn_taking"]
 
 
 async def test_a_manager_sees_their_team_and_404_for_anything_else(
@@ -217,6 +371,58 @@ async def test_an_api_token_sees_its_organisation_only(
         ) as response,
     ):
         assert response.status == 404
+
+
+async def test_an_api_token_stops_working_when_it_expires_or_is_revoked(
+    dashboard: str, world: World, pool: asyncpg.Pool
+) -> None:
+    """A token works until it expires or `rapport token revoke NAME --org ORG` revokes it (every
+    live token of that name); then it is 401 like a wrong one. Others of the organisation go on."""
+    expiring = await create_api_token(pool, "nightly-export", world.org, days=1)
+    revoked = await create_api_token(pool, "crm-sync", world.org)
+    kept = await create_api_token(pool, "bi", world.org)
+    url = f"{dashboard}/api/calls/{world.east_call}/scorecard"
+
+    async def status(token: str) -> int:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(url, headers={"Authorization": f"Bearer {token}"}) as r,
+        ):
+            return r.status
+
+    assert [await status(t) for t in (expiring, revoked, kept)] == [200, 200, 200]
+    await pool.execute(
+        "UPDATE api_tokens SET expires_at = now() - interval '1 second' WHERE name = 'nightly-export'"
+    )
+    assert await revoke_api_tokens(pool, "crm-sync", world.org) == 1
+    assert await revoke_api_tokens(pool, "crm-sync", world.org) == 0
+    assert [await status(t) for t in (expiring, revoked, kept)] == [401, 401, 200]
+
+
+async def test_rapport_token_creates_and_revokes_tokens(pool: asyncpg.Pool, database_url: str) -> None:
+    """`rapport token create` prints a token that works for its days; `rapport token revoke`
+    revokes it, and says so (exit 2) when there is nothing of that name left to revoke."""
+    org, _ids = await make_org(pool, {"team": ["ivy"]})
+
+    async def rapport(*args: str) -> subprocess.CompletedProcess[str]:
+        return await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "rapport.cli", "token", *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "DATABASE_URL": database_url},
+            timeout=60,
+        )
+
+    created = await rapport("create", "reports", "--org", org, "--days", "7")
+    assert created.returncode == 0 and "expires in 7 days" in created.stderr
+    token = created.stdout.strip()
+    assert await token_org(pool, token) == org
+    revoked = await rapport("revoke", "reports", "--org", org)
+    assert revoked.returncode == 0 and "revoked 1 token" in revoked.stdout
+    assert await token_org(pool, token) is None
+    again = await rapport("revoke", "reports", "--org", org)
+    assert again.returncode == 2 and "no live token named 'reports'" in again.stderr
 
 
 async def test_the_scorecard_api_says_why_there_is_none(dashboard: str, pool: asyncpg.Pool) -> None:
@@ -292,6 +498,10 @@ async def test_filters_and_pagination(
     assert len(scored) == 4
     ignored, html = await listed("min_score=lots&from=yesterday")
     assert ignored == first and "not a score from 0 to 100" in html and "not a date" in html
+    # A page past the end (a huge one once overflowed PostgreSQL's OFFSET: a 500) is the last page.
+    for page in ("3", "9" * 30):
+        last, html = await listed(f"page={page}")
+        assert last == second and "page 2 of 2" in html
 
 
 async def test_csv_export_is_the_whole_filtered_list(
@@ -324,6 +534,36 @@ async def test_csv_export_is_the_whole_filtered_list(
         assert response.status == 400 and (await response.json())["error"] == "bad_filter"
     async with aiohttp.ClientSession() as anonymous, anonymous.get(f"{dashboard}/api/calls.csv") as response:
         assert response.status == 401
+
+
+async def test_each_call_reads_the_whole_list_in_batches_in_list_order(pool: asyncpg.Pool) -> None:
+    """The export's batches, each starting after the last call of the one before, give the list's
+    calls in its order: ties on the start time and calls with no start time included."""
+    org, ids = await make_org(pool, {"team": ["ed"]})
+    made = [await _call(pool, ids["ed"], days_ago=i // 2) for i in range(7)]  # pairs share a start
+    await pool.execute("UPDATE calls SET started_wall = NULL WHERE call_id = ANY($1)", made[2:4])
+    viewer, every = OrgViewer(org), CallFilters()
+    listed = await list_calls(pool, viewer, every, per_page=100)
+    batches = [batch async for batch in each_call(pool, viewer, every, batch=2)]
+    assert [len(b) for b in batches] == [2, 2, 2, 1]
+    assert [c.call_id for b in batches for c in b] == [c.call_id for c in listed.calls]
+    assert {c.call_id for c in listed.calls} == set(made)
+
+
+async def test_the_csv_export_is_streamed(
+    dashboard: str, pool: asyncpg.Pool, browser_session: aiohttp.ClientSession
+) -> None:
+    """calls.csv is sent in chunks as it is read, not built whole in memory first."""
+    _org, ids = await make_org(pool, {"team": ["fay"]})
+    email = f"{unique('m')}@example.com"
+    await add_manager(pool, email, "Stream Manager", ids["team"], PASSWORD)
+    made = [await _call(pool, ids["fay"], days_ago=i) for i in range(3)]
+    await _sign_in(browser_session, dashboard, email, PASSWORD)
+    async with browser_session.get(f"{dashboard}/api/calls.csv") as response:
+        assert response.headers.get("Transfer-Encoding") == "chunked"
+        assert "Content-Length" not in response.headers
+        rows = list(csv.DictReader(io.StringIO(await response.text())))
+    assert [r["call_id"] for r in rows] == made
 
 
 async def test_csv_cells_a_spreadsheet_would_run_are_exported_as_text(
@@ -418,7 +658,7 @@ async def test_no_transcript_or_phone_number_in_the_logs(
             async with api.get(f"{dashboard}/api/calls/{world.east_call}/scorecard") as response:
                 assert response.status == 200
             async with api.get(f"{dashboard}/api/calls.csv") as response:
-                assert response.status == 200
+                assert response.status == 200 and world.east_call in await response.text()
     assert {entry["event"] for entry in logs} >= {"dashboard.call_viewed", "dashboard.csv_exported"}
     logged = repr(logs)
     for secret in ("Routewise", "spreadsheets", "Dana", "+15555550101", "5555550101", PASSWORD):

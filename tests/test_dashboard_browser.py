@@ -19,7 +19,7 @@ from db.access import add_manager
 from db.scorecards import save_rubric
 from rapport.settings import Settings
 from tests.chromium import CHROMIUM, DevTools, open_page
-from tests.dashboard_calls import RUBRIC, make_org, sales_call, score, store, unique
+from tests.dashboard_calls import RUBRIC, CallScript, make_org, sales_call, score, store, unique
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="bin/test installs Debian's chromium")
 
@@ -158,10 +158,15 @@ async def test_a_new_scorecard_appears_without_a_reload(
 
 
 async def test_the_statecharts_page_draws_every_definition(
-    dashboard: str, team: tuple[str, str], settings: Settings, tmp_path: Path
+    dashboard: str, pool: asyncpg.Pool, team: tuple[str, str], settings: Settings, tmp_path: Path
 ) -> None:
-    """Signed-in managers only; one diagram per definition file, each naming all its states."""
-    _rep, email = team
+    """Signed-in managers only; one diagram per definition file (here the team's calls have run
+    every chart), each naming all its states and styled by its own <style>, which the page's
+    Content-Security-Policy allows by hash."""
+    rep, email = team
+    for path in settings.statechart_dir.glob("*.yaml"):
+        script = CallScript(unique("call"), rep_id=rep, wall_time=time.time(), statechart=path.stem)
+        await store(pool, script.rep("Hello?", 1.0).end())
     async with open_page("about:blank", tmp_path) as page:
         await page.goto(f"{dashboard}/statecharts", "location.pathname === '/signin'")
         await _sign_in(page, dashboard, email)
@@ -170,6 +175,10 @@ async def test_the_statecharts_page_draws_every_definition(
             """Object.fromEntries([...document.querySelectorAll('section.card')].map(s => [
                 s.id, [...s.querySelectorAll('g.sc-state')].map(g => g.dataset.state)]))"""
         )
+        # The diagram's own <style> applies under the page's Content-Security-Policy (by its hash).
+        initial_fill = await page.evaluate(
+            "getComputedStyle(document.querySelector('#chart-sales_roleplay .sc-box.sc-initial')).fill"
+        )
         await page.screenshot(*_save(Path("rapport-statechart-list.png"), tmp_path))
         await page.screenshot(
             *_save(Path("rapport-statechart-turn-taking.png"), tmp_path), selector="#chart-turn_taking"
@@ -177,6 +186,7 @@ async def test_the_statecharts_page_draws_every_definition(
     names = sorted(p.stem for p in settings.statechart_dir.glob("*.yaml"))
     assert sorted(charts) == [f"chart-{name}" for name in names]
     assert len(charts["chart-turn_taking"]) == 9
+    assert initial_fill == "rgb(241, 245, 249)"
     assert charts["chart-sales_roleplay"] == [
         "opening",
         "discovery",

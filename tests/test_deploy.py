@@ -102,12 +102,53 @@ def test_the_worker_serves_sdk_metrics_and_scales_on_its_task_queue() -> None:
     assert TASK_QUEUE in query
 
 
-def test_compose_publishes_the_same_metrics_ports() -> None:
-    """docker-compose.yml (one host) sets and publishes the ports the settings default to."""
-    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+def _compose() -> dict[str, Any]:
+    return dict(yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8")))
+
+
+def test_compose_serves_the_metrics_ports_inside_its_network() -> None:
+    """docker-compose.yml (one host) sets and exposes to its network the ports the settings
+    default to, for a Prometheus beside them."""
+    compose = _compose()
     defaults = Settings.from_env({})
     agent, worker = compose["services"]["agent"], compose["services"]["worker"]
-    assert str(defaults.metrics_port) in " ".join(agent["ports"])
-    assert str(defaults.worker_metrics_port) in " ".join(worker["ports"])
+    assert agent["expose"] == [str(defaults.metrics_port)]
+    assert worker["expose"] == [str(defaults.worker_metrics_port)]
     assert agent["environment"]["RAPPORT_METRICS_PORT"] == str(defaults.metrics_port)
     assert worker["environment"]["RAPPORT_WORKER_METRICS_PORT"] == str(defaults.worker_metrics_port)
+
+
+def test_compose_publishes_only_the_dashboard_and_livekits_media() -> None:
+    """Temporal (which starts calls and answers CRM lookups), PostgreSQL and the metrics stay inside
+    the compose network; only the dashboard and LiveKit's signalling and media are published."""
+    published = {
+        name: service["ports"] for name, service in _compose()["services"].items() if "ports" in service
+    }
+    assert published == {
+        "livekit": ["7880:7880", "7881:7881", "50000-50100:50000-50100/udp"],
+        "dashboard": ["8090:8090"],
+    }
+
+
+def test_compose_takes_every_key_and_password_from_the_environment() -> None:
+    """No dev keys, no fixed password: each comes from a variable compose refuses to start without
+    (`${NAME:?…}`), and LiveKit does not run in --dev mode."""
+    services = _compose()["services"]
+    assert "--dev" not in services["livekit"]["command"]
+    secrets = {
+        ("livekit", "LIVEKIT_KEYS"),
+        ("postgres", "POSTGRES_PASSWORD"),
+        ("temporal", "POSTGRES_PWD"),
+        ("worker", "DATABASE_URL"),
+        ("dashboard", "DATABASE_URL"),
+        ("agent", "LIVEKIT_API_KEY"),
+        ("agent", "LIVEKIT_API_SECRET"),
+    }
+    for service, name in secrets:
+        value = services[service]["environment"][name]
+        assert re.search(r"\$\{(LIVEKIT_API_KEY|LIVEKIT_API_SECRET|POSTGRES_PASSWORD):\?", value), (
+            service,
+            name,
+        )
+    text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    assert "devkey" not in text and "rapport:rapport@" not in text

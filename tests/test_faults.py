@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -21,6 +20,7 @@ from db.event_store import read_events
 from db.migrate import migrate
 from realtime.events import AgentUtterance, CallEnded, CallStarted, MachineTransition
 from realtime.recorder import EventRecorder
+from tests.loopback import free_port
 from tests.private_postgres import PrivatePostgres
 from worker import build_worker
 from workflows.call import CallWorkflow
@@ -44,13 +44,6 @@ async def _assert_replay_passes(database_url: str, call_id: str) -> None:
     assert "projections match the events" in replay.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 async def _temporal(port: int, database: Path) -> WorkflowEnvironment:
     # A fixed port and a database file: a restarted server is the same server, as in production.
     return await WorkflowEnvironment.start_local(
@@ -72,7 +65,7 @@ async def test_temporal_unreachable_for_30_s_loses_nothing(
     pool: asyncpg.Pool, database_url: str, tmp_path: Path
 ) -> None:
     """Temporal goes away mid-call; the call keeps recording; afterwards every event is stored once."""
-    port, database = _free_port(), tmp_path / "temporal.db"
+    port, database = free_port(), tmp_path / "temporal.db"
     env = await _temporal(port, database)
     call_id = f"call-{uuid.uuid4().hex}"
     recorder = EventRecorder(call_id, env.client)
@@ -102,7 +95,7 @@ async def test_a_worker_killed_mid_call_and_restarted_loses_nothing(
     pool: asyncpg.Pool, database_url: str, tmp_path: Path
 ) -> None:
     """With no worker, signals wait on the server; a new worker stores them all, once, in order."""
-    env = await _temporal(_free_port(), tmp_path / "temporal.db")
+    env = await _temporal(free_port(), tmp_path / "temporal.db")
     call_id = f"call-{uuid.uuid4().hex}"
     recorder = EventRecorder(call_id, env.client)
     sender = asyncio.create_task(recorder.run())
@@ -187,7 +180,7 @@ async def test_postgres_restarted_mid_call_loses_nothing(
     await migrate(conn)
     await conn.close()
     pool = await asyncpg.create_pool(server.url, min_size=2, max_size=4)
-    env = await _temporal(_free_port(), tmp_path / "temporal.db")
+    env = await _temporal(free_port(), tmp_path / "temporal.db")
     call_id = f"call-{uuid.uuid4().hex}"
     recorder = EventRecorder(call_id, env.client)
     handle = env.client.get_workflow_handle_for(CallWorkflow.run, call_id)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fpdf import FPDF
 
 from knowledge.chunks import MAX_WORDS, chunk_sections
 from knowledge.documents import DocumentError, Section, document_paths, read_document
+from knowledge.pdf import MAX_PDF_PAGES
 from tests.knowledge import CORRUPT_PDF, DOCS, SOURCES
 
 
@@ -125,6 +127,22 @@ def test_text_that_is_not_utf8_or_not_text_is_a_document_error(tmp_path: Path) -
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\0\0\0")
     with pytest.raises(DocumentError, match=r"^image\.md: binary data, not text$"):
         read_document(binary, "image.md")
+
+
+def test_a_pdf_past_the_page_limit_is_refused_with_its_page_count(tmp_path: Path) -> None:
+    """A PDF of more pages than a knowledge base's document has is refused before its pages are
+    read, saying how many it has and the limit."""
+    pdf = FPDF()
+    pdf.set_font("helvetica", size=12)
+    for number in range(MAX_PDF_PAGES + 1):
+        pdf.add_page()
+        pdf.cell(text=f"Page {number}")
+    path = tmp_path / "manual.pdf"
+    pdf.output(str(path))
+    with pytest.raises(
+        DocumentError, match=rf"^manual\.pdf: {MAX_PDF_PAGES + 1} pages, over the {MAX_PDF_PAGES}-page limit$"
+    ):
+        read_document(path, "manual.pdf")
 
 
 def test_a_folder_lists_supported_documents_by_relative_path_without_hidden_files(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ import asyncpg
 import pytest
 
 from db.knowledge import UnknownKnowledgeBase, ingest_folder, load_index_chunks
+from knowledge.documents import MAX_DOCUMENT_BYTES
 from knowledge.embedding import DIMENSIONS
 from knowledge.index import KnowledgeIndex, decode_vector
 from knowledge.ingest import NoDocuments
@@ -139,6 +140,35 @@ async def test_a_file_that_turns_unreadable_keeps_its_stored_version(
     assert failed.source == "security.pdf" and failed.reason.startswith("security.pdf: not a readable PDF")
     assert (await _documents(pool, name))["security.pdf"] == before["security.pdf"]
     assert report.version == first.version
+
+
+async def test_links_out_of_the_folder_and_oversized_files_are_refused_by_name(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """A link to a file outside the folder is not read (its text is stored nowhere), and a file
+    over the size limit is refused with its size; each is a failed file, and the rest is stored."""
+    name = _name()
+    folder = _copy_docs(tmp_path)
+    outside = tmp_path / "outside" / "payroll.md"
+    outside.parent.mkdir()
+    outside.write_text("# Payroll\n\nThe director's salary is 250,000 dollars.\n")
+    (folder / "payroll.md").symlink_to(outside)
+    with (folder / "huge.txt").open("wb") as huge:  # sparse: the size without the disk
+        huge.truncate(MAX_DOCUMENT_BYTES + 1)
+    report = await ingest_folder(pool, name, folder)
+    reasons = {failed.source: failed.reason for failed in report.failed}
+    assert reasons == {
+        "huge.txt": f"huge.txt: {MAX_DOCUMENT_BYTES + 1} bytes, over the {MAX_DOCUMENT_BYTES}-byte limit",
+        "payroll.md": "payroll.md: links outside the folder; not read",
+    }
+    assert set(await _documents(pool, name)) == SOURCES
+    stored = await pool.fetchval(
+        "SELECT string_agg(c.text, ' ') FROM knowledge_chunks c"
+        " JOIN knowledge_documents d USING (document_id)"
+        " JOIN knowledge_bases b USING (kb_id) WHERE b.name = $1",
+        name,
+    )
+    assert "Routewise" in stored and "salary" not in stored
 
 
 async def test_a_folder_without_documents_changes_nothing(pool: asyncpg.Pool, tmp_path: Path) -> None:

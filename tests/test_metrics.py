@@ -4,7 +4,6 @@ Temporal SDK metrics."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from realtime.call import CallFactory
 from realtime.session import Models
 from realtime.transports.scenario import load_scenario
 from realtime.transports.scripted import run_scripted_call
+from tests.loopback import free_port
 from tests.test_deploy import TEMPORAL_SDK_METRICS
 from worker import build_worker, metrics_runtime
 
@@ -29,12 +29,6 @@ caller:
       barge_in_after_ms: 700  # over the greeting: its length, unlike a reply's, is fixed
     - say: "What does fuel cost you in a month?"
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def _scrape(url: str) -> dict[str, float]:
@@ -59,7 +53,7 @@ async def test_the_agent_endpoint_counts_a_live_call(
     scenario_file = tmp_path / "scenario.yaml"
     scenario_file.write_text(SCENARIO, encoding="utf-8")
     calls = CallFactory.create(settings, models, recorder_client=temporal)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/metrics"
     async with serve_metrics("127.0.0.1", port):
         before = await _scrape(url)
@@ -90,7 +84,7 @@ async def test_the_worker_endpoint_serves_the_temporal_sdk_metrics(
 ) -> None:
     """With RAPPORT_WORKER_METRICS_PORT, a worker's client exports the SDK's metrics, among them
     the task-slot gauges the deployment scales on."""
-    port = _free_port()
+    port = free_port()
     worker_settings = Settings.from_env({"RAPPORT_WORKER_METRICS_PORT": str(port)})
     runtime = metrics_runtime(worker_settings, host="127.0.0.1")
     assert runtime is not None

@@ -18,10 +18,11 @@ import numpy as np
 import pytest
 from aiohttp import web
 
-from playground.server import MIC_RATE, build_app
-from rapport.settings import Settings
+from playground.server import MAX_QUEUED_S, MIC_RATE, Limits, build_app
+from rapport.settings import ConfigError, Secret, Settings
 from realtime.audio_files import write_wav
-from realtime.call import CallFactory
+from realtime.audio_io import CallerAudioInput
+from realtime.call import DEFAULT_STATECHART, CallFactory
 from realtime.session import Models
 from realtime.tools import conversation_registry
 from realtime.transports.scripted import caller_voice
@@ -36,9 +37,9 @@ SCREENSHOT = Path(tempfile.gettempdir()) / "rapport-playground.png"
 
 
 @contextlib.asynccontextmanager
-async def _serving(calls: CallFactory) -> AsyncIterator[str]:
+async def _serving(calls: CallFactory, limits: Limits | None = None) -> AsyncIterator[str]:
     """The playground for `calls` on a free loopback port: its host:port."""
-    runner = web.AppRunner(build_app(calls))
+    runner = web.AppRunner(build_app(calls, limits))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -51,7 +52,11 @@ async def _serving(calls: CallFactory) -> AsyncIterator[str]:
 
 @pytest.fixture
 async def playground(settings: Settings, models: Models) -> AsyncIterator[str]:
-    async with _serving(CallFactory.create(settings, models)) as address:
+    calls = CallFactory.create(settings, models)
+    # As `rapport up` does before it serves: a first call then waits for no model to load (the
+    # stage triggers' embedder imports torch: 5.7 s of a scripted call's first turn without it).
+    await calls.warm_up(DEFAULT_STATECHART)
+    async with _serving(calls) as address:
         yield address
 
 
@@ -134,6 +139,81 @@ async def test_a_broken_statechart_is_named_without_its_file_or_contents(
     ):
         message = (await _next_json(ws, "error"))["message"]
     assert message == "statechart 'broken' has errors; `rapport statechart validate` lists them"
+
+
+async def test_another_sites_page_cannot_open_a_call(playground: str) -> None:
+    """A page of another site (the browser names it in Origin) is refused before any call starts;
+    this site's own page is not."""
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(f"ws://{playground}/ws", origin="https://evil.example")
+        assert refused.value.status == 403
+        async with http.ws_connect(f"ws://{playground}/ws", origin=f"http://{playground}") as ws:
+            assert (await _next_json(ws, "ready"))["mic_rate"] == MIC_RATE
+
+
+async def test_off_loopback_the_playground_needs_its_token(settings: Settings, models: Models) -> None:
+    """`rapport up --host 0.0.0.0` refuses to start without RAPPORT_PLAYGROUND_TOKEN; with it, the
+    socket and the chart list answer 401 to anyone without the token."""
+    with pytest.raises(ConfigError, match="RAPPORT_PLAYGROUND_TOKEN"):
+        Limits.for_host(settings, "0.0.0.0")
+    assert Limits.for_host(settings, "127.0.0.1").token is None
+    token = Secret("open-sesame")
+    limits = Limits.for_host(replace(settings, playground_token=token), "0.0.0.0")
+    async with (
+        _serving(CallFactory.create(settings, models), limits) as address,
+        aiohttp.ClientSession() as http,
+    ):
+        for query in ("", "?token=guess"):
+            async with http.get(f"http://{address}/statecharts{query}") as response:
+                assert response.status == 401
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await http.ws_connect(f"ws://{address}/ws{query}")
+            assert refused.value.status == 401
+        async with http.get(f"http://{address}/statecharts?token=open-sesame") as response:
+            assert "sales_roleplay" in (await response.json())["statecharts"]
+        async with http.ws_connect(f"ws://{address}/ws?token=open-sesame") as ws:
+            assert (await _next_json(ws, "ready"))["mic_rate"] == MIC_RATE
+
+
+async def test_calls_past_the_limit_wait_and_a_call_ends_at_its_time_limit(
+    settings: Settings, models: Models
+) -> None:
+    """With one call allowed, a second is refused while the first runs; the first ends at its time
+    limit (and says so), and then a new call is taken."""
+    limits = Limits(max_calls=1, max_call_s=3.0)
+    async with (
+        _serving(CallFactory.create(settings, models), limits) as address,
+        aiohttp.ClientSession() as http,
+    ):
+        async with http.ws_connect(f"ws://{address}/ws") as first:
+            await _next_json(first, "ready")
+            async with http.ws_connect(f"ws://{address}/ws") as second:
+                assert "1 calls going, its limit" in (await _next_json(second, "error"))["message"]
+            assert "last 3 s at most" in (await _next_json(first, "error"))["message"]
+            assert (await _next_json(first, "call_ended"))["reason"] == "time_limit"
+        async with http.ws_connect(f"ws://{address}/ws") as third:
+            await _next_json(third, "ready")
+
+
+async def test_a_message_larger_than_any_microphone_chunk_closes_the_socket(playground: str) -> None:
+    """The socket takes messages up to 2 s of audio: a bigger one closes it (1009), not buffered."""
+    async with aiohttp.ClientSession() as http, http.ws_connect(f"ws://{playground}/ws") as ws:
+        await _next_json(ws, "ready")
+        await ws.send_bytes(bytes(MIC_RATE * 2 * 2 + 2))
+        async with asyncio.timeout(30):
+            while (await ws.receive()).type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
+                pass
+        assert ws.close_code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+
+
+def test_the_audio_queued_ahead_is_measured_for_its_bound() -> None:
+    """Audio queued and not yet heard is counted in seconds, what the socket bounds (MAX_QUEUED_S):
+    a browser sends in real time, so more than that ahead is not a microphone."""
+    audio_in = CallerAudioInput(now=lambda: 0.0, sample_rate=MIC_RATE, paced=False)
+    for _ in range(3):
+        audio_in.say(np.zeros(2 * MIC_RATE, np.int16))
+    assert audio_in.queued_s == 6.0 > MAX_QUEUED_S
 
 
 def _names_caller(turns: list[dict[str, str]]) -> bool:

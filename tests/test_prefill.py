@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
 import llama_cpp
 import numpy as np
+import pytest
 import structlog
 from livekit.agents import AgentSession, llm
 from livekit.agents.voice.events import UserInputTranscribedEvent, UserStateChangedEvent
@@ -20,6 +21,7 @@ from realtime.call import CallFactory
 from realtime.plugins.llama_llm import LlamaLLM
 from realtime.session import Models
 from realtime.tools import conversation_registry
+from realtime.transports.livekit_worker import prewarmed
 from statecharts.clock import ManualClock
 from statecharts.load import load_statechart
 
@@ -160,20 +162,32 @@ async def test_the_caller_speaking_again_drops_the_draft(models: Models) -> None
     assert _reply_logged(logs)["drafted"] is False
 
 
-async def test_warming_up_for_a_chart_evaluates_its_opening_prompt(
-    settings: Settings, models: Models
-) -> None:
-    """After `CallFactory.warm_up(chart)`, a call's first request (the chart's instructions, tools
-    and earlier call, as a real session puts them) finds all of it evaluated: the model evaluates
-    at most a token or two of it, not the ~550 the first caller once waited for."""
-    model = models.llm
-    assert isinstance(model, LlamaLLM)
-    await _model_free(model)
+async def _warmed_by_rapport_call(settings: Settings, models: Models) -> Models:
     await CallFactory.create(settings, models).warm_up("sales_roleplay")
+    return models
+
+
+async def _warmed_by_the_livekit_worker(settings: Settings, models: Models) -> Models:
+    # livekit runs a job process's set-up outside any event loop.
+    return (await asyncio.to_thread(prewarmed, settings)).models
+
+
+@pytest.mark.parametrize("warmed", [_warmed_by_rapport_call, _warmed_by_the_livekit_worker])
+async def test_warming_up_for_a_chart_evaluates_its_opening_prompt(
+    settings: Settings, models: Models, warmed: Callable[[Settings, Models], Awaitable[Models]]
+) -> None:
+    """After `rapport call`'s warm-up (`CallFactory.warm_up(chart)`), or a LiveKit job process's
+    set-up, a call's first request (the chart's instructions, tools and earlier call, as a real
+    session puts them) finds all of it evaluated: the model evaluates at most a token or two of
+    it, not the ~550 the first caller once waited for."""
+    assert isinstance(models.llm, LlamaLLM)
+    await _model_free(models.llm)
+    model = (await warmed(settings, models)).llm
+    assert isinstance(model, LlamaLLM)
     context = model.llama.ctx
     llama_cpp.llama_perf_context_reset(context)
     agent = _sales_agent()
-    async with AgentSession(llm=models.llm) as session:
+    async with AgentSession(llm=model) as session:
         await session.start(agent)
         await agent.prefilled()
         evaluated = llama_cpp.llama_perf_context(context).n_p_eval

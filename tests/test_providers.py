@@ -124,3 +124,21 @@ def test_secrets_never_show_in_settings_repr() -> None:
     settings = Settings.from_env({"OPENAI_API_KEY": "sk-very-secret"})
     assert "sk-very-secret" not in repr(settings)
     assert "sk-very-secret" not in str(settings)
+
+
+def test_urls_that_may_hold_credentials_never_show_in_the_settings_repr() -> None:
+    """DATABASE_URL, the CRM's URL and the webhook's may carry a password or a token: the settings
+    (as a log line or a traceback would print them) show none of them."""
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": "postgresql://rapport:pg-password@db:5432/rapport",
+            "RAPPORT_CRM": "http",
+            "RAPPORT_CRM_URL": "https://sync:crm-password@crm.internal/api",
+            "RAPPORT_SCORECARD_WEBHOOK": "https://hooks.example/x?token=hook-token",
+            "RAPPORT_SCORECARD_WEBHOOK_SECRET": "signing-secret",
+        }
+    )
+    shown = repr(settings) + str(settings)
+    for secret in ("pg-password", "crm-password", "hook-token", "signing-secret"):
+        assert secret not in shown
+    assert settings.database_url is not None and "pg-password" in settings.database_url.value

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -19,10 +20,11 @@ import pytest
 from aiohttp import web
 from temporalio.client import Client
 
+from activities.webhook_signature import SIGNATURE_HEADER, sign, verify
 from bench.llm_stand_in import MODEL, serve_llm
 from db.event_store import StoredEvent
 from db.scorecards import load_scorecard
-from rapport.settings import Settings
+from rapport.settings import ConfigError, Secret, Settings
 from realtime.events import (
     AgentUtterance,
     CallEnded,
@@ -145,6 +147,7 @@ def test_the_shipped_rubric_loads_with_its_criteria_and_scores_both_statecharts(
         ("id: r\nstatecharts: [x]\ncriteria:\n  a:\n    description: no checks\n", ":4:3:", "needs 'checks'"),
         ("id: r\nstatecharts: [x]\ncriteria: {a: {checks: ['Is it?']}\n", ":4:1:", "YAML syntax error"),
         ("id: r\ncriteria:\n  a:\n    checks: ['Is it?']\n", ":1:1:", "missing required key 'statecharts'"),
+        ("id: r\nstatecharts: &s [*s]\ncriteria: {}\n", ":2:18:", "aliases (*name) are not allowed"),
     ],
 )
 def test_a_rubric_file_with_errors_is_refused_with_file_and_line(
@@ -277,7 +280,8 @@ async def test_a_call_that_ended_after_one_word_gets_a_whole_scorecard(
 async def test_a_broken_rubric_file_fails_the_rubric_naming_file_and_line(
     temporal: Client, pool: asyncpg.Pool, settings: Settings, tmp_path: Path
 ) -> None:
-    """A team's edit that breaks the rubric: metrics still stored, the error is the file's FILE:LINE."""
+    """A team's edit that breaks the rubric: metrics still stored, the error is the file's FILE:LINE
+    within the rubric folder (a scorecard's reader sees the file, not the server's paths)."""
     (tmp_path / "sales_call.yaml").write_text(
         "id: sales_call\nstatecharts: [sales_roleplay]\ncriteria:\n  a:\n    checks: [Not a question.]\n",
         encoding="utf-8",
@@ -287,7 +291,10 @@ async def test_a_broken_rubric_file_fails_the_rubric_naming_file_and_line(
         assert (await post_call_result(temporal, call_id)).rubric_status == "failed"
     card = await load_scorecard(pool, call_id)
     assert card is not None and card.metrics["questions"] == 3
-    assert card.rubric_error is not None and f"{tmp_path / 'sales_call.yaml'}:5:14:" in card.rubric_error
+    assert card.rubric_error is not None
+    assert "\nsales_call.yaml:5:14: check 'Not a question.'" in card.rubric_error
+    assert "no rubric scores statechart 'sales_roleplay'" in card.rubric_error
+    assert str(tmp_path) not in card.rubric_error
 
 
 @pytest.fixture
@@ -296,7 +303,11 @@ async def webhook() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
     received: list[dict[str, Any]] = []
 
     async def receive(request: web.Request) -> web.Response:
-        received.append(await request.json())
+        body = await request.read()
+        signature = request.headers.get(SIGNATURE_HEADER, "")
+        if not verify(body, signature, WEBHOOK_SECRET, now=int(time.time())):
+            return web.Response(status=401)
+        received.append(json.loads(body))
         return web.Response(status=204)
 
     app = web.Application()
@@ -305,20 +316,43 @@ async def webhook() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
         yield f"{url}/hooks/scorecard", received
 
 
+WEBHOOK_SECRET = Secret("a shared secret for the test receiver")
+
+
 async def test_a_ready_scorecard_is_posted_to_the_webhook(
     temporal: Client,
     pool: asyncpg.Pool,
     settings: Settings,
     webhook: tuple[str, list[dict[str, Any]]],
 ) -> None:
-    """With RAPPORT_SCORECARD_WEBHOOK set, the finished scorecard is POSTed as JSON."""
+    """With RAPPORT_SCORECARD_WEBHOOK set, the finished scorecard is POSTed as JSON, signed with
+    RAPPORT_SCORECARD_WEBHOOK_SECRET (the receiver here refuses anything it cannot verify)."""
     url, received = webhook
-    async with build_worker(temporal, pool, settings=replace(settings, scorecard_webhook=url)):
+    signed = replace(settings, scorecard_webhook=Secret(url), scorecard_webhook_secret=WEBHOOK_SECRET)
+    async with build_worker(temporal, pool, settings=signed):
         call_id = await _record_call(temporal)
         await post_call_result(temporal, call_id)
     assert [r["event"] for r in received] == ["scorecard.ready"]
     assert received[0]["scorecard"]["call_id"] == call_id
     assert received[0]["scorecard"]["metrics"]["talk_ratio"] == 0.625
+
+
+def test_a_webhook_signature_checks_body_secret_and_time() -> None:
+    """The signature holds for the body, secret and time it was made with; another body, another
+    secret, a garbled header or a replay ten minutes later fail."""
+    body, now = b'{"event": "scorecard.ready"}', 1_800_000_000
+    header = sign(body, WEBHOOK_SECRET, at=now)
+    assert verify(body, header, WEBHOOK_SECRET, now=now + 5)
+    assert not verify(body + b" ", header, WEBHOOK_SECRET, now=now)
+    assert not verify(body, header, Secret("another secret"), now=now)
+    assert not verify(body, "v1=deadbeef", WEBHOOK_SECRET, now=now)
+    assert not verify(body, header, WEBHOOK_SECRET, now=now + 600)
+
+
+def test_a_webhook_without_a_secret_stops_start_up() -> None:
+    """Scorecards are not POSTed unsigned: the webhook alone is a configuration error naming both."""
+    with pytest.raises(ConfigError, match="RAPPORT_SCORECARD_WEBHOOK_SECRET"):
+        Settings.from_env({"RAPPORT_SCORECARD_WEBHOOK": "https://hooks.example/scorecards"})
 
 
 async def test_rapport_scorecard_names_an_unknown_call(database_url: str) -> None:

@@ -20,7 +20,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 async def _run(settings: Settings, models: Models, scenario: Path) -> CallReport:
-    return await run_scripted_call(load_scenario(scenario), CallFactory.create(settings, models))
+    script = load_scenario(scenario)
+    calls = CallFactory.create(settings, models)
+    # As `rapport call` does before its call: without it, the first reply also waited for torch's
+    # import (the stage triggers' embedder, 5.7 s) and the chart's opening prompt.
+    await calls.warm_up(script.statechart)
+    return await run_scripted_call(script, calls)
 
 
 @pytest.fixture(scope="module")

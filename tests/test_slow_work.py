@@ -18,7 +18,7 @@ from temporalio.client import Client
 from activities.summary import NOTHING_SAID
 from db.event_store import read_events
 from db.summaries import load_summary
-from rapport.settings import Settings
+from rapport.settings import Secret, Settings
 from realtime.call import Call, CallFactory
 from realtime.events import (
     AgentUtterance,
@@ -78,7 +78,7 @@ async def test_a_crm_that_is_down_leaves_the_call_recording_and_says_why(
     """The CRM answers 503 until the workflow gives up; every event is still stored, once."""
     call_id = f"call-{uuid.uuid4().hex}"
     async with serve_crm({}, status=503) as url:
-        crm_settings = replace(settings, crm_provider="http", crm_url=url)
+        crm_settings = replace(settings, crm_provider="http", crm_url=Secret(url))
         async with build_worker(temporal, pool, settings=crm_settings):
             handle = await start_call(
                 temporal,
@@ -187,7 +187,7 @@ async def test_a_slow_crm_does_not_hold_up_the_first_reply_and_joins_the_context
     await models.warm_up()  # a cold model's first reply would outlast the CRM's patience
     calls = _OpensOnFirstAnswer(**vars(CallFactory.create(settings, models, recorder_client=temporal)))
     async with serve_crm({JORDAN_NUMBER: JORDAN}, gate=calls.gate) as url:
-        crm_settings = replace(settings, crm_provider="http", crm_url=url, crm_timeout_ms=9_000)
+        crm_settings = replace(settings, crm_provider="http", crm_url=Secret(url), crm_timeout_ms=9_000)
         async with build_worker(temporal, pool, settings=crm_settings):
             report: dict[str, Any] = (await run_scripted_call(load_scenario(scenario), calls)).data
     events = report["events"]

@@ -319,6 +319,20 @@ def test_broken_yaml_is_one_problem_at_its_position(tmp_path: Path) -> None:
     assert re.match(rf"{re.escape(str(path))}:2\d:\d+: YAML syntax error", problem), problem
 
 
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("id: demo\nkind: conversation\ninitial: a\nstates: &s [*s]\n", ":4:13:"),  # refers to itself
+        ("id: demo\nx: &a [1, 1, 1]\ny: &b [*a, *a, *a]\nz: [*b, *b, *b]\n", ":3:8:"),  # grows 3^n
+    ],
+)
+def test_a_yaml_alias_is_refused_at_its_place(tmp_path: Path, text: str, where: str) -> None:
+    """A definition may not use `*alias`: one that refers to itself once raised RecursionError past
+    the error handling (and stopped `rapport up`); nested ones grow exponentially."""
+    path = _write(tmp_path, text)
+    assert _problems(path) == [f"{path}{where} aliases (*name) are not allowed in definitions"]
+
+
 def test_validate_cli_passes_the_shipped_definitions(capsys: pytest.CaptureFixture[str]) -> None:
     """Exit 0 and one line naming the definitions."""
     assert main(["statechart", "validate", str(DEFINITIONS)]) == 0

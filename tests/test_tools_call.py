@@ -16,7 +16,7 @@ from livekit.agents.voice.run_result import RunResult
 from temporalio.client import Client
 
 from db.event_store import read_events
-from rapport.settings import Settings
+from rapport.settings import Secret, Settings
 from realtime.call_tools import FILLER
 from realtime.events import CallEnded, CallTransferred
 from realtime.session import Models
@@ -67,7 +67,7 @@ async def test_a_slow_tool_gets_one_filler_line_and_its_answer_still_arrives(
     """A CRM that takes over a second: the caller hears "Let me check that." once, while it works,
     then the reply built on the record."""
     async with serve_crm({PRIYA: PRIYA_RECORD}, delay_s=1.2) as url:
-        slow_crm = replace(settings, crm_provider="http", crm_url=url)
+        slow_crm = replace(settings, crm_provider="http", crm_url=Secret(url))
         script: list[Step] = [CallTool("crm_lookup"), Say("Found you, Priya.")]
         async with build_worker(temporal, pool, settings=slow_crm), serve_fake_llm(script) as fake:
             calls = factory(settings, models, temporal, fake)

@@ -24,6 +24,7 @@ from temporalio.workflow import ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from workflows.post_call import PostCallWorkflow
     from workflows.records import (
+        NOTES_PER_CALL,
         CallInput,
         CrmLookup,
         CrmLookupInput,
@@ -38,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
         ToolResult,
     )
 
-__all__ = ["CRM_TIMEOUT", "TOOL_ACTIVITIES", "CallWorkflow", "post_call_id"]
+__all__ = ["CALL_TIMEOUT", "CRM_TIMEOUT", "TOOL_ACTIVITIES", "CallWorkflow", "post_call_id"]
 
 STORE_BATCH = 200
 # A local activity holds the workflow task open, and queries wait for it: after these attempts
@@ -47,6 +48,8 @@ STORE_BATCH = 200
 LOCAL_STORE_ATTEMPTS = 3
 # The CRM gets this long, retries included; after that the call goes on without its context.
 CRM_TIMEOUT = timedelta(seconds=15)
+# Past any real call: the bound on a call whose end never arrives (its process died mid-call).
+CALL_TIMEOUT = timedelta(hours=8)
 # The tools whose work is an activity, by tool name. A request for any other name is refused
 # before it reaches the history (the update's validator).
 TOOL_ACTIVITIES = {
@@ -74,6 +77,8 @@ class CallWorkflow:
         self._crm = start.crm
         self._crm_running = False
         self._caller_number = start.caller_number
+        self._offered_slots = set(start.offered_slots)
+        self._notes = set(start.notes)
 
     @workflow.signal
     def record(self, batch: EventBatch) -> None:
@@ -99,14 +104,19 @@ class CallWorkflow:
     async def run_tool(self, request: ToolRequest) -> ToolResult:
         """Run a tool for this call's own caller; the answer is text for the LLM to speak from."""
         call_id = workflow.info().workflow_id
+        noting = request.name == "crm_note" and request.request_id not in self._notes
+        if noting and len(self._notes) >= NOTES_PER_CALL and workflow.patched("notes-per-call"):
+            # Notes flow into later calls' prompts: a call (or a model in a loop) adds a few.
+            return ToolResult("invalid", f"This call saved its {NOTES_PER_CALL} notes; no more are saved.")
         try:
-            return await workflow.execute_activity(
+            result = await workflow.execute_activity(
                 TOOL_ACTIVITIES[request.name],
                 ToolActivityInput(
                     call_id=call_id,
                     caller_number=self._caller_number,
                     request_key=f"{call_id}/{request.request_id}",
                     arguments=request.arguments,
+                    offered=sorted(self._offered_slots),
                 ),
                 # The caller is waiting: past the call's own deadline an answer is of no use.
                 schedule_to_close_timeout=timedelta(milliseconds=request.timeout_ms),
@@ -117,6 +127,10 @@ class CallWorkflow:
             )
         except ActivityError as exc:
             return ToolResult("failed", "", error=_cause(exc))
+        self._offered_slots.update(result.offered)
+        if noting and result.status == "ok":
+            self._notes.add(request.request_id)
+        return result
 
     @workflow.update
     async def knowledge_page(self, request: KnowledgeRequest) -> KnowledgePage:
@@ -167,6 +181,8 @@ class CallWorkflow:
                     ended=self._ended,
                     signals_per_run=self._signals_per_run,
                     crm=self._crm,
+                    offered_slots=sorted(self._offered_slots),
+                    notes=sorted(self._notes),
                 )
             )
         if workflow.patched("post-call"):

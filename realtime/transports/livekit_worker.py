@@ -6,36 +6,42 @@ LIVEKIT_API_KEY and LIVEKIT_API_SECRET come from the environment as livekit-agen
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping
 from dataclasses import replace
 
 from livekit import rtc
 from livekit.agents import AgentServer, JobContext, JobProcess, cli
 from temporalio.client import Client
 
-from knowledge.embedding import embedder
 from rapport.logs import configure_logging, get_logger
 from rapport.phone import InvalidNumber, to_e164
 from rapport.settings import Settings
 from realtime.call import DEFAULT_STATECHART, CallFactory, Transfer
-from realtime.gc_pauses import freeze_start_up
 from realtime.load import load_reporter
 from realtime.session import Models
 
-__all__ = ["server"]
+__all__ = ["caller_number", "prewarmed", "server"]
 
 log = get_logger(__name__)
 
+_WARM_UP_TIMEOUT_S = 180.0
+
 
 def _prewarm(proc: JobProcess) -> None:
-    # Models load once per worker process, before it accepts jobs: no call pays for loading.
     settings = Settings.from_env()
     configure_logging(settings.log_level, settings.log_format)
     proc.userdata["settings"] = settings
+    proc.userdata["calls"] = prewarmed(settings)
+
+
+def prewarmed(settings: Settings) -> CallFactory:
+    """A job process's calls, warmed up as `rapport call` warms up before its call: every model
+    run once, the embedder loaded, and a local LLM's cache holding the default chart's opening
+    prompt. Done before the process accepts a job, so its first caller pays for none of it."""
     calls = CallFactory.create(settings, Models.load(settings))
-    if calls.embeds_caller_turns():
-        embedder()  # imports torch: here, not during a call's first question
-    freeze_start_up()
-    proc.userdata["calls"] = calls
+    asyncio.run(calls.warm_up(DEFAULT_STATECHART))  # livekit sets a process up outside any loop
+    return calls
 
 
 async def _temporal(proc: JobProcess) -> Client | None:
@@ -58,6 +64,8 @@ def _server(settings: Settings) -> AgentServer:
     metrics_dir = settings.prometheus_multiproc_dir or settings.state_dir / "prometheus"
     return AgentServer(
         setup_fnc=_prewarm,
+        # Loading and warming the local models takes longer than livekit's default 10 s.
+        initialize_process_timeout=_WARM_UP_TIMEOUT_S,
         load_fnc=load_reporter(settings, str(metrics_dir) if settings.metrics_port else None),
         load_threshold=settings.load_threshold,
         prometheus_port=settings.metrics_port or None,
@@ -105,14 +113,25 @@ def _sip_transfer(ctx: JobContext, caller: rtc.RemoteParticipant, target: str | 
 
 
 def _caller_number(caller: rtc.RemoteParticipant) -> str | None:
-    """A phone caller's number (LiveKit SIP sets `sip.phoneNumber`); None for a browser caller."""
-    raw = caller.attributes.get("sip.phoneNumber")
-    if not raw:
+    number = caller_number(caller.kind, caller.attributes)
+    if number is None and caller.attributes.get("sip.phoneNumber"):
+        log.warning("livekit_worker.caller_number_refused", call_id=caller.sid, kind=caller.kind)
+    return number
+
+
+def caller_number(kind: rtc.ParticipantKind.ValueType, attributes: Mapping[str, str]) -> str | None:
+    """A phone caller's number, from the attribute LiveKit SIP sets (`sip.phoneNumber`), in E.164.
+
+    Only a SIP participant's: any participant with a room token can set its own attributes, and a
+    browser claiming a customer's number would hear that customer's CRM record. None for a browser
+    caller, and for a number that is not international.
+    """
+    raw = attributes.get("sip.phoneNumber")
+    if kind != rtc.ParticipantKind.PARTICIPANT_KIND_SIP or not raw:
         return None
     try:
         return to_e164(raw)
     except InvalidNumber:
-        log.warning("livekit_worker.caller_number_not_international", call_id=caller.sid)
         return None
 
 
