@@ -281,6 +281,17 @@ def _report(
             )
             if cut is not None:
                 barge_in_stop.append(_ms(cut.ended_at, u.started_at))
+            else:
+                # What was playing around the caller's start: why no talking-over was measured.
+                log.warning(
+                    "scripted.barge_in_not_measured",
+                    caller_started_ms=_ms(u.started_at, t0),
+                    segments=[
+                        (_ms(s.started_at, t0), _ms(s.ended_at, t0), s.interrupted)
+                        for s in played
+                        if abs(s.started_at - u.started_at) < 10
+                    ],
+                )
     voice_to_voice = [_ms(r.agent_started_at, r.caller_ended_at) for r in replies]
     return {
         "call_id": call.call_id,
