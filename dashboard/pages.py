@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import re
 from urllib.parse import urlencode, urlsplit
@@ -33,6 +32,7 @@ from db.access import (
     visible_statecharts,
 )
 from rapport.logs import get_logger
+from rapport.loopback import is_loopback
 
 __all__ = [
     "call_page",
@@ -180,7 +180,7 @@ async def _first_run_refusal(request: web.Request, token: str) -> web.Response |
     if board.first_run is None or not board.first_run.admits(token):
         message = "This first-run link is not valid: it was used, it expired, or another run printed it."
         return render(request, "first_run.html", status=404, error=message, teams=[], token="")
-    if not ipaddress.ip_address(request.remote or "0.0.0.0").is_loopback:
+    if not is_loopback(request.remote):
         message = "The first-run link works only on the machine that runs rapport up."
         return render(request, "first_run.html", status=403, error=message, teams=[], token="")
     if await has_managers(board.pool):

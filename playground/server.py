@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import ipaddress
 import json
 import struct
 from collections.abc import AsyncIterator
@@ -27,6 +26,7 @@ from aiohttp import WSMessage, WSMsgType, web
 from livekit import rtc
 
 from rapport.logs import get_logger
+from rapport.loopback import is_loopback
 from rapport.settings import ConfigError, Secret, Settings
 from realtime.audio_io import CallerAudioInput
 from realtime.call import DEFAULT_STATECHART, CallFactory
@@ -58,21 +58,12 @@ class Limits:
     @classmethod
     def for_host(cls, settings: Settings, host: str) -> Limits:
         """The settings' limits; a host other machines can reach needs the token."""
-        if settings.playground_token is None and not _loopback(host):
+        if settings.playground_token is None and not is_loopback(host):
             raise ConfigError(
                 f"the playground on {host} can be reached from other machines: "
                 "set RAPPORT_PLAYGROUND_TOKEN (open it as /?token=...)"
             )
         return cls(settings.playground_max_calls, settings.playground_max_call_s, settings.playground_token)
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 _CALLS = web.AppKey("calls", CallFactory)
