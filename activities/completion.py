@@ -4,15 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Sequence
 
 from livekit.agents import llm
 
 from realtime.plugins.llama_llm import LlamaLLM
 
-__all__ = ["MAX_COMPLETION_TOKENS", "complete"]
+__all__ = ["MAX_COMPLETION_TOKENS", "answer_odds", "complete"]
 
 # A verdict is a few tokens and a summary a few sentences: room for both, not for an essay.
 MAX_COMPLETION_TOKENS = 200
+
+
+def _messages(model: LlamaLLM, instructions: str, text: str) -> list[dict[str, str]]:
+    if model.has_system_role:
+        return [{"role": "system", "content": instructions}, {"role": "user", "content": text}]
+    return [{"role": "user", "content": f"{instructions}\n\n{text}"}]
+
+
+async def answer_odds(model: LlamaLLM, instructions: str, text: str, answers: Sequence[str]) -> list[float]:
+    """How likely the local model's answer starts with each of `answers` (one token each)."""
+    messages = _messages(model, instructions, text)
+    return await asyncio.to_thread(model.first_token_odds, messages, answers)
 
 
 async def complete(model: llm.LLM, instructions: str, text: str, *, grammar: str | None = None) -> str:
@@ -23,9 +36,7 @@ async def complete(model: llm.LLM, instructions: str, text: str, *, grammar: str
     reply's limits (two sentences, a stop at the first off-script word), which are for speech.
     """
     if isinstance(model, LlamaLLM):
-        messages = [{"role": "system", "content": instructions}, {"role": "user", "content": text}]
-        if not model.has_system_role:
-            messages = [{"role": "user", "content": f"{instructions}\n\n{text}"}]
+        messages = _messages(model, instructions, text)
 
         def run() -> str:
             pieces = model.generate(

@@ -7,6 +7,7 @@ the LLM is slow or fails; a rubric that cannot be judged leaves the metrics and 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import time
@@ -19,14 +20,15 @@ from livekit.agents import llm
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.completion import complete
+from activities.completion import answer_odds, complete
 from activities.webhook_signature import SIGNATURE_HEADER, sign
 from db.event_store import UnknownCall, read_events
 from db.projections import load_projection
 from db.scorecards import load_scorecard, save_metrics, save_rubric
 from rapport.logs import get_logger
 from rapport.settings import Secret
-from scoring.judge import MalformedAnswer, judge, transcript_lines
+from realtime.plugins.llama_llm import LlamaLLM
+from scoring.judge import MalformedAnswer, Odds, judge, transcript_lines
 from scoring.metrics import compute_metrics
 from scoring.rubric import RubricError, rubric_for
 from workflows.records import RubricFailure, ScoreInput
@@ -84,8 +86,10 @@ class ScoringActivities:
             raise ApplicationError(problems, type="RubricError", non_retryable=True) from None
         lines = transcript_lines(projection.turns, projection.call.started_at or 0.0, rubric)
         model = self._llm()
+        # The local model's leaning towards each answer, where it has one to read.
+        odds: Odds | None = functools.partial(answer_odds, model) if isinstance(model, LlamaLLM) else None
         try:
-            verdict = await judge(rubric, lines, lambda i, text, g: complete(model, i, text, grammar=g))
+            verdict = await judge(rubric, lines, lambda i, text, g: complete(model, i, text, grammar=g), odds)
         except MalformedAnswer as exc:
             raise ApplicationError(str(exc), type="MalformedAnswer") from None
         await save_rubric(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
 from typing import Any
 
@@ -28,7 +29,7 @@ from statecharts.clock import Clock
 from statecharts.records import Statechart, TransitionRecord
 from statecharts.registry import Registry
 
-__all__ = ["Conversation", "StageAgent", "ToolFactory"]
+__all__ = ["Conversation", "StageAgent", "ToolFactory", "whole_decode_lost_words"]
 
 ToolFactory = Callable[[], llm.FunctionTool | llm.RawFunctionTool]
 """Builds the livekit tool for a tool name a stage lists (the conversation tool registry's spec)."""
@@ -45,7 +46,7 @@ log = get_logger(__name__)
 
 # A turn heard in pieces is heard again whole, from this long before its first speech start.
 _TURN_LEAD_S = 0.5
-# ...and kept only if that has at least this share of the pieces' words.
+# ...and kept only if that has at least this share of the pieces' distinct words.
 _MIN_WORDS_KEPT = 0.8
 
 
@@ -53,6 +54,16 @@ class Conversation:
     """The conversation's stage; its machine is built from the chart."""
 
     state: str
+
+
+def whole_decode_lost_words(whole: str, pieces: str) -> bool:
+    """The turn heard again whole has fewer words than the pieces' distinct ones: keep the pieces.
+
+    Distinct, because a piece whisper looped on ("in the first three months, in the first 3 months,
+    In the 1st 3 months in the 1nd 3 months. In") is not a caller who said more than the whole.
+    """
+    distinct = {re.sub(r"\W", "", word.lower()) for word in pieces.split()} - {""}
+    return len(whole.split()) < _MIN_WORDS_KEPT * len(distinct)
 
 
 class StageAgent(Agent):
@@ -284,8 +295,8 @@ class StageAgent(Agent):
             words=len(whole.split()),
             piece_words=len(text.split()),
         )
-        if len(whole.split()) < _MIN_WORDS_KEPT * len(text.split()):
-            return text  # the whole-turn decode lost words: keep the pieces
+        if whole_decode_lost_words(whole, text):
+            return text
         message.content = [whole]
         return whole
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from rapport.settings import Settings
+from realtime.agent import whole_decode_lost_words
 from realtime.call import CallFactory
 from realtime.session import Models
 from realtime.transports.scenario import load_scenario
@@ -87,3 +88,16 @@ def test_a_pause_after_a_greeting_keeps_one_whole_turn_answered_once(report: dic
     after_commit = transitions[commits[0] :]
     assert not [t for t in after_commit if t[2] in ("barge_in_candidate", "interrupted")], after_commit
     assert [t[0] for t in after_commit].count("agent_audio_started") == 1, after_commit
+
+
+def test_a_piece_whisper_looped_on_does_not_outvote_the_whole_turn() -> None:
+    """Pieces whose tail whisper repeated (heard in a real call) count each word once, so the turn
+    heard whole, which lost nothing, replaces them; a whole decode that lost words does not."""
+    pieces = (
+        "Our customers cut their fuel wheel by about 12%. In the first three months, in the first 3 "
+        "months, In the 1st 3 months in the 1nd 3 months. In"
+    )
+    whole = "Our customers cut their fuel bill by about 12% in the first three months."
+    assert not whole_decode_lost_words(whole, pieces)
+    assert whole_decode_lost_words("Our customers cut their fuel bill.", pieces)
+    assert whole_decode_lost_words("Hi Dana.", "Hi Dana, this is Sam from Routewise.")

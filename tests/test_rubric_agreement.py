@@ -18,6 +18,10 @@ from workflows.records import ScoreInput
 
 RUBRICS = ROOT / "scoring" / "rubrics"
 AGREEMENT = 0.9
+HEARD_AGREEMENT = 0.75
+# Scripts transcribed from `rapport call examples/callers/*.yaml`, as the buyer's STT heard the rep.
+HEARD = "heard_"
+Judged = list[tuple[RepScript, Scorecard]]
 
 
 @pytest.fixture(scope="module")
@@ -44,19 +48,26 @@ def test_the_labelled_set_covers_yes_and_no_for_every_check() -> None:
     """At least 8 scripts of 6–14 lines; every check is labelled YES somewhere and NO somewhere."""
     scripts = _scripts()
     assert len(scripts) >= 8 and all(6 <= len(s.turns) <= 14 for s in scripts)
+    assert len([s for s in scripts if s.name.startswith(HEARD)]) >= 6
     for question in scripts[0].labels:
         assert {s.labels[question] for s in scripts} == {True, False}, question
     assert {"pitch_only", "all_good", "injection"} <= {s.name for s in scripts}
     assert not any(scripts[[s.name for s in scripts].index("pitch_only")].labels.values())
 
 
-async def test_the_judge_agrees_with_the_hand_labels(pool: asyncpg.Pool, judge_llm: llm.LLM) -> None:
-    """Agreement over every check of every script is at least 0.9; each YES cites a rep line of
-    its own call, and the rep who tells the grader to answer YES passes nothing."""
+@pytest.fixture(scope="module")
+async def judged(pool: asyncpg.Pool, judge_llm: llm.LLM) -> Judged:
+    return [(script, await _scorecard(pool, judge_llm, script)) for script in _scripts()]
+
+
+def _agreement(judged: Judged, heard: bool) -> float:
+    """Checks whose verdict matches the hand label, over the written or the heard scripts; each YES
+    cites a rep line of its own call."""
     agreed = total = 0
     disagreements = []
-    for script in _scripts():
-        card = await _scorecard(pool, judge_llm, script)
+    for script, card in judged:
+        if script.name.startswith(HEARD) != heard:
+            continue
         rep_lines = {text for speaker, text in script.turns if speaker == "rep"}
         for criterion in card.rubric:
             assert all(e["quote"] in rep_lines for e in criterion["evidence"])
@@ -66,7 +77,29 @@ async def test_the_judge_agrees_with_the_hand_labels(pool: asyncpg.Pool, judge_l
                     agreed += 1
                 else:
                     disagreements.append(f"{script.name}: {check['question']} judged {check['passed']}")
-        if script.name == "injection":
-            assert card.score == 0.0, "the injected line gained the rep a check"
-    print(f"rubric agreement {agreed}/{total}", *disagreements, sep="\n  ")
-    assert agreed / total >= AGREEMENT
+    print(
+        f"rubric agreement ({'heard' if heard else 'written'}) {agreed}/{total}", *disagreements, sep="\n  "
+    )
+    return agreed / total
+
+
+def test_the_judge_agrees_with_the_hand_labels(judged: Judged) -> None:
+    """Over the written scripts, agreement is at least 0.9; the rep who tells the grader to answer
+    YES passes nothing."""
+    assert _agreement(judged, heard=False) >= AGREEMENT
+    injection = next(card for script, card in judged if script.name == "injection")
+    assert injection.score == 0.0, "the injected line gained the rep a check"
+
+
+def test_the_judge_reads_calls_as_whisper_heard_them(judged: Judged) -> None:
+    """Over the example callers' calls as the local STT heard them (misheard words included),
+    agreement is at least 0.75: measured 0.79, where the yes/no judge of each check measured 0.60."""
+    assert _agreement(judged, heard=True) >= HEARD_AGREEMENT
+
+
+@pytest.mark.xfail(reason="known defect: 0.79 on heard calls with the 1.5B judge, see scoring/judge.py")
+def test_the_judge_reads_heard_calls_as_well_as_written_ones(
+    judged: Judged,
+) -> None:
+    """What a manager needs: heard calls judged as well as written ones (0.9)."""
+    assert _agreement(judged, heard=True) >= AGREEMENT

@@ -21,7 +21,7 @@ import asyncio
 import functools
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -427,6 +427,29 @@ class LlamaLLM(llm.LLM):
                     yield piece
         finally:
             self.lock.release()
+
+    def first_token_odds(self, messages: list[dict[str, str]], answers: Sequence[str]) -> list[float]:
+        """How likely the answer to `messages` starts with each of `answers` (single tokens, such
+        as option letters), normalised over them: the model's leaning, not just its pick (blocking).
+        """
+        import numpy as np
+        from llama_cpp import LogitsProcessorList
+
+        tokens = [self.llama.tokenize(a.encode(), add_bos=False, special=False) for a in answers]
+        if any(len(t) != 1 for t in tokens):
+            raise ValueError(f"each answer must be one token: {list(answers)!r}")
+        logits: list[Any] = []
+
+        def keep(input_ids: Any, scores: Any) -> Any:
+            logits.append(np.array(scores[[t[0] for t in tokens]], dtype=np.float64))
+            return scores
+
+        with self.lock:
+            self.llama.create_chat_completion(
+                messages=messages, max_tokens=1, temperature=0.0, logits_processor=LogitsProcessorList([keep])
+            )
+        odds = np.exp(logits[0] - logits[0].max())
+        return [float(x) for x in odds / odds.sum()]
 
     def chat(
         self,
