@@ -11,11 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from difflib import SequenceMatcher
 from enum import StrEnum
 
 from quality.lexicon import english_words
-from quality.text import join_compounds, words
+from quality.text import join_compounds, said_again, words
 from quality.wer import align
 
 __all__ = [
@@ -92,9 +91,6 @@ class CallQuality:
 MISSING_BELOW = 0.5
 # A reply echoes when at least this share of its word trigrams are in the caller's last turn.
 ECHO_SHARE = 0.5
-# Two replies of at least NEAR_MIN_WORDS words are near-identical from this similarity up.
-NEAR_SIMILARITY = 0.85
-NEAR_MIN_WORDS = 4
 
 
 def _agent(turns: Sequence[Turn]) -> Iterable[tuple[int, AgentTurn]]:
@@ -230,14 +226,8 @@ def repeated_replies(turns: Sequence[Turn]) -> list[Finding]:
     before: list[list[str]] = []
     for index, turn in _agent(turns):
         said = words(turn.text)
-        for earlier in before:
-            near = (
-                min(len(said), len(earlier)) >= NEAR_MIN_WORDS
-                and SequenceMatcher(None, said, earlier).ratio() >= NEAR_SIMILARITY
-            )
-            if said and (said == earlier or near):
-                found.append(Finding(Kind.REPEATED, index, turn.text))
-                break
+        if any(said_again(said, earlier) for earlier in before):
+            found.append(Finding(Kind.REPEATED, index, turn.text))
         before.append(said)
     return found
 

@@ -4,8 +4,13 @@ words, so "$400" and "four hundred dollars" are the same three words."""
 from __future__ import annotations
 
 import re
+from difflib import SequenceMatcher
 
-__all__ = ["join_compounds", "number_words", "words"]
+__all__ = ["join_compounds", "number_words", "said_again", "words"]
+
+# Two replies of at least NEAR_MIN_WORDS words are near-identical from this similarity up.
+NEAR_SIMILARITY = 0.85
+NEAR_MIN_WORDS = 4
 
 _ONES = [
     "zero",
@@ -89,3 +94,13 @@ def join_compounds(heard: list[str], said: list[str]) -> list[str]:
         else:
             out.append(word)
     return out
+
+
+def said_again(said: list[str], earlier: list[str]) -> bool:
+    """`said` (words) repeats `earlier`: word for word, or near-identical and long enough that it is
+    not a plain "Sure." twice."""
+    near = (
+        min(len(said), len(earlier)) >= NEAR_MIN_WORDS
+        and SequenceMatcher(None, said, earlier).ratio() >= NEAR_SIMILARITY
+    )
+    return bool(said) and (said == earlier or near)

@@ -185,6 +185,15 @@ class StageAgent(Agent):
         if (drop_draft := getattr(self.session.llm, "drop_draft", None)) is not None:
             drop_draft()  # frees the CPU for the STT of what the caller says now
 
+    def forget_dismissed(self, reason: str) -> None:
+        """Caller speech the turn-taking machine dismissed is no part of the next turn: a turn heard
+        again whole starts at the caller's next speech, not at a backchannel over the greeting
+        ("Yeah, right. Yeah. Right. Hi Dana, this is Jordan…", heard in one run of three)."""
+        if reason == "backchannel":  # livekit dropped its words too
+            self._heard = []
+        if not self._heard:  # noise after words that stay for the next turn keeps its start
+            self._turn_started_at = None
+
     def _on_item_added(self, ev: ConversationItemAddedEvent) -> None:
         if isinstance(ev.item, llm.ChatMessage):
             self._heard = []  # the caller's turn is in the chat (user), or answered (assistant)

@@ -121,7 +121,10 @@ class TurnTakingBridge:
             case Command.PREDICT_END_OF_TURN:
                 self._predict_end_of_turn()
             case Command.DISCARD_TURN:
-                self._session.clear_user_turn()
+                # The machine decides inside livekit's transcript hook, which adds the words to
+                # the user turn only after it returns: cleared now, a backchannel's words stayed
+                # and opened the next turn ("Yeah, right. Yeah, yeah, right, yeah. Hi Dana, …").
+                asyncio.get_running_loop().call_soon(self._session.clear_user_turn)
             case Command.STOP_AGENT:
                 self._interrupt(then=None)
             case Command.RECOVER:

@@ -169,6 +169,7 @@ class Call:
             self._speech_ended_at = None
 
     def _on_dismissed(self, dismissal: Dismissal) -> None:
+        self.agent.forget_dismissed(dismissal.reason)
         self._emit(SpeechDismissed(self.clock.now(), dismissal.reason, dismissal.transcript))
 
     def _on_tools_executed(self, ev: FunctionToolsExecutedEvent) -> None:

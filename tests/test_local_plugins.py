@@ -13,7 +13,7 @@ from livekit import rtc
 from livekit.agents import llm
 from livekit.agents.voice.generation import update_instructions
 
-from realtime.plugins.llama_llm import ReplyFilter, ToolMention, chat_messages
+from realtime.plugins.llama_llm import RepeatGuard, ReplyFilter, ToolMention, chat_messages
 from realtime.plugins.piper_tts import PiperTTS, synthesize_pcm
 from realtime.plugins.whisper_stt import collapse_repeats, transcribe
 from realtime.session import Models
@@ -147,6 +147,27 @@ def test_call_lines_become_tool_calls_and_recited_tool_names_are_not_spoken() ->
     assert [p for p in parts if isinstance(p, ToolMention)] == [ToolMention("end_call")]
     assert "Call when" not in spoken and "CALL" not in spoken
     assert spoken.split() == ["Sounds", "good.", "Bye", "now."]
+
+
+def _guarded(earlier: list[str], reply: str) -> tuple[str, bool]:
+    guard = RepeatGuard(earlier)
+    said = "".join(guard.push(f"{word} ") for word in reply.split()) + guard.flush()
+    return said.strip(), guard.stopped
+
+
+def test_a_reply_never_completes_an_earlier_reply_again() -> None:
+    """The sentence that would make a reply an earlier one again (seen in a full run: "That's a good
+    idea. But it takes time." to two rep lines) is not said, and the reply ends; a first sentence is
+    always said, and a reply that only begins like an earlier one goes on."""
+    earlier = ["Two minutes. What's it about?", "That's a good idea. But it takes time."]
+    assert _guarded(earlier, "That's a good idea. But it takes time.") == ("That's a good idea.", True)
+    assert _guarded(earlier, "That's a good idea. Send me the details.") == (
+        "That's a good idea. Send me the details.",
+        False,
+    )
+    assert _guarded(earlier, "Two minutes. What's it about?") == ("Two minutes.", True)
+    assert _guarded(["Sure."], "Sure.") == ("Sure.", False)
+    assert _guarded([], "We use spreadsheets. It works.") == ("We use spreadsheets. It works.", False)
 
 
 def test_piper_gives_word_timings_inside_the_audio() -> None:

@@ -77,7 +77,7 @@ def test_the_barge_in_stops_the_agent_fast(barge_in: dict[str, Any]) -> None:
 def test_a_backchannel_pauses_then_resumes_the_agent(barge_in: dict[str, Any]) -> None:
     """'Yeah, right.' over the greeting is heard (livekit's AEC warm-up would have fed STT silence)
     and is a false alarm: the machine returns to agent_speaking and the greeting goes on from where
-    it paused to its end."""
+    it paused to its end; its words are not the next turn's."""
     transitions = _transitions(barge_in)
     # Its words decide: in barge_in_candidate, or past 3 s while whisper is slow (a loaded machine)
     # in barge_in_transcribing.
@@ -88,6 +88,8 @@ def test_a_backchannel_pauses_then_resumes_the_agent(barge_in: dict[str, Any]) -
     greeting = barge_in["turns"][0]
     assert greeting["speaker"] == "agent" and not greeting["interrupted"]
     assert greeting["heard_text"] == greeting["text"] == "Northwind Freight, this is Dana."
+    after = [t["text"] for t in barge_in["turns"] if t["speaker"] == "caller"][1]
+    assert "yeah" not in after.lower(), after
 
 
 def test_the_llm_hears_the_greeting_after_the_earlier_call_and_the_turns_in_order(

@@ -21,7 +21,7 @@ import asyncio
 import functools
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from livekit.agents.llm.chat_context import DYNAMIC_INSTRUCTIONS_MESSAGE_ID
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGivenOr
 from livekit.agents.voice.generation import INSTRUCTIONS_MESSAGE_ID
 
+from quality.text import said_again, words
 from rapport.logs import get_logger
 
 __all__ = [
@@ -474,6 +475,46 @@ def _tool_name(tool: Tool) -> str | None:
     return None
 
 
+class RepeatGuard:
+    """Keeps a live reply from being an earlier reply again ("That's a good idea. But it takes time."
+    to two different rep lines): while what is said so far begins an earlier reply, each sentence
+    is held until it ends, and one that would complete that reply again is not said; the reply ends
+    with what was said. A first sentence is said whatever it is: no answer would be worse.
+    """
+
+    def __init__(self, earlier: Iterable[str]) -> None:
+        self._earlier = [said for text in earlier if (said := words(text))]
+        self._sent = ""
+        self._held = ""
+        self.stopped = False
+
+    def push(self, text: str) -> str:
+        """What of `text` may be said now."""
+        if self.stopped:
+            return ""
+        if not self._held and not self._begins_earlier():
+            self._sent += text
+            return text
+        self._held += text
+        return self._release() if _SENTENCE_END.search(self._held) else ""
+
+    def flush(self) -> str:
+        return "" if self.stopped or not self._held else self._release()
+
+    def _begins_earlier(self) -> bool:
+        said = words(self._sent)
+        return bool(said) and any(earlier[: len(said)] == said for earlier in self._earlier)
+
+    def _release(self) -> str:
+        held, self._held = self._held, ""
+        whole = words(self._sent + held)
+        if _SENTENCE_END.search(self._sent) and any(said_again(whole, earlier) for earlier in self._earlier):
+            self.stopped = True
+            return ""
+        self._sent += held
+        return held
+
+
 class _LlamaStream(llm.LLMStream):
     def __init__(
         self,
@@ -486,6 +527,7 @@ class _LlamaStream(llm.LLMStream):
         super().__init__(llm_, chat_ctx=chat_ctx, tools=tools, conn_options=conn_options)
         self._llama = llm_
         self._spoken = ""
+        self._guard = RepeatGuard(())
 
     async def _run(self) -> None:
         tools = list(self._tools)
@@ -505,16 +547,18 @@ class _LlamaStream(llm.LLMStream):
 
         loop.run_in_executor(None, produce)
         reply = ReplyFilter(names)
+        self._guard = RepeatGuard(m["content"] for m in messages if m["role"] == "assistant")
         try:
             while (piece := await queue.get()) is not None:
                 if _OFF_SCRIPT.search(piece):
                     break
                 self._send(request_id, reply.push(piece))
-                if len(_SENTENCE_END.findall(self._spoken)) >= MAX_SENTENCES:
+                if self._guard.stopped or len(_SENTENCE_END.findall(self._spoken)) >= MAX_SENTENCES:
                     # A small model rambles; a caller hears two sentences, then gets the floor.
                     break
             else:
                 self._send(request_id, reply.flush())
+            self._say(request_id, self._guard.flush())
         finally:
             cancelled.set()
 
@@ -529,6 +573,11 @@ class _LlamaStream(llm.LLMStream):
             )
 
     def _send_text(self, request_id: str, text: str) -> None:
+        self._say(request_id, self._guard.push(text))
+
+    def _say(self, request_id: str, text: str) -> None:
+        if not text:
+            return
         self._spoken += text
         self._event_ch.send_nowait(
             llm.ChatChunk(id=request_id, delta=llm.ChoiceDelta(role="assistant", content=text))
