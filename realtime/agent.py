@@ -1,8 +1,8 @@
 """The livekit `Agent` that plays a conversation statechart.
 
 The chart's current stage decides the LLM's instructions and tools. Each event leaving the stage
-is offered to the LLM as a tool: calling it moves the conversation to the next stage, which swaps
-the instructions and tools before the LLM speaks again.
+is offered to the LLM as a tool: calling it moves the conversation to the next stage, whose
+instructions and tools join the chat as a note before the LLM speaks again (`stage_note`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from livekit.agents.voice.generation import update_instructions
 from rapport.logs import get_logger
 from realtime.knowledge import CallKnowledge, Retrieved
 from realtime.persona import Persona
+from realtime.plugins.llama_llm import STAGE_NOTE, tool_lines
 from statecharts.build import build_machine, stage_tools
 from statecharts.clock import Clock
 from statecharts.records import Statechart, TransitionRecord
@@ -91,6 +92,8 @@ class StageAgent(Agent):
         self._sync: asyncio.Task[None] | None = None
         self._prefill: asyncio.Task[None] | None = None
         self._heard: list[str] = []
+        self._whole: tuple[int, asyncio.Task[str]] | None = None
+        """A turn heard in pieces, heard again whole when its last piece's words arrived: (pieces, words)."""
         self._prefill_next: tuple[str | None] | None = None
         self._move_after_reply: str | None = None
         """The event a trigger fired on the caller's last turn, to move on once it is answered."""
@@ -110,11 +113,11 @@ class StageAgent(Agent):
         self.machine = build_machine(chart, self.conversation, registry, clock=clock, on_transition=moved)
         self._shown = self.stage
         self.persona = Persona.from_settings(chart.settings)
-        super().__init__(
-            instructions=self.current_instructions(),
-            tools=self.current_tools(),
-            chat_ctx=self.persona.earlier_call(),
-        )
+        self._notes = 0
+        tools = self.current_tools()
+        chat = self.persona.earlier_call()
+        chat.items.insert(0, self.stage_note(tools))
+        super().__init__(instructions=self.call_instructions(), tools=tools, chat_ctx=chat)
 
     @property
     def stage(self) -> str:
@@ -125,12 +128,27 @@ class StageAgent(Agent):
         greeting = self.chart.settings.get("greeting")
         return str(greeting) if greeting else None
 
-    def current_instructions(self) -> str:
+    def call_instructions(self) -> str:
+        """What holds for the whole call (the role, how to speak): the prompt's start, which every
+        turn and every call of the chart shares as a local model's cached prefix."""
         role = str(self.chart.settings.get("role", "")).strip()
-        # A nested stage's instructions follow its enclosing stages' (the general before the specific).
-        stages = [state.instructions or "" for state in self.chart.lineage(self.stage)]
-        # The stage's instructions come last: what every stage shares stays llama.cpp's cached prefix.
-        return "\n\n".join(part for part in (role, _STYLE, *stages) if part)
+        return "\n\n".join(part for part in (role, _STYLE) if part)
+
+    def current_instructions(self) -> str:
+        """The current stage's instructions, an enclosing stage's first (the general before the
+        specific)."""
+        return "\n\n".join(s.instructions for s in self.chart.lineage(self.stage) if s.instructions)
+
+    def stage_note(self, tools: list[llm.Tool | llm.Toolset]) -> llm.ChatMessage:
+        """The current stage's instructions and `tools` (its own) as a system message of the chat,
+        where the stage begins: the prompt before it stays a local model's cached prefix."""
+        self._notes += 1
+        return llm.ChatMessage(
+            role="system",
+            content=[self.current_instructions()],
+            id=f"{STAGE_NOTE}_{self._notes}",
+            extra={"tools": tool_lines([tool for tool in tools if isinstance(tool, llm.Tool)])},
+        )
 
     def current_tools(self) -> list[llm.Tool | llm.Toolset]:
         tools: list[llm.Tool | llm.Toolset] = [
@@ -190,13 +208,14 @@ class StageAgent(Agent):
         again whole starts at the caller's next speech, not at a backchannel over the greeting
         ("Yeah, right. Yeah. Right. Hi Dana, this is Jordan…", heard in one run of three)."""
         if reason == "backchannel":  # livekit dropped its words too
-            self._heard = []
+            self._heard, self._whole = [], None
         if not self._heard:  # noise after words that stay for the next turn keeps its start
             self._turn_started_at = None
 
     def _on_item_added(self, ev: ConversationItemAddedEvent) -> None:
         if isinstance(ev.item, llm.ChatMessage):
             self._heard = []  # the caller's turn is in the chat (user), or answered (assistant)
+            self._whole = None
             self._turn_started_at = None
             if ev.item.role == "assistant":
                 self._want_prefill(None)
@@ -205,7 +224,14 @@ class StageAgent(Agent):
         if ev.is_final and ev.transcript.strip():
             # livekit's committed turn joins the turn's final transcripts with spaces: so does this.
             self._heard.append(ev.transcript.strip())
-            self._want_prefill(" ".join(self._heard))
+            pieces = " ".join(self._heard)
+            if self._hear_turn is None or self._turn_started_at is None or len(self._heard) < 2:
+                self._want_prefill(pieces)
+                return
+            # Heard again whole now, while the turn-taking machine waits to be sure the turn is
+            # over, and drafted from that: the commit finds both done.
+            hearing = asyncio.get_running_loop().create_task(self._hear_whole(pieces))
+            self._whole = (len(self._heard), hearing)
 
     def _want_prefill(self, caller_words: str | None) -> None:
         """Prefill the chat as it is now; requests made while one runs collapse into the newest."""
@@ -266,9 +292,9 @@ class StageAgent(Agent):
         """A trigger the caller's words fire moves the stage once the reply to them is in the chat;
         passages from the stage's knowledge bases join this turn's context (this turn only).
 
-        The reply itself is asked in the stage it was in: a stage's instructions and tools lead the
-        prompt, so a move re-evaluates the whole call so far (seconds for the local model). After the
-        reply, that happens while the caller listens; before it, the caller would wait for it.
+        The reply itself is asked in the stage it was in, as drafted while the caller spoke: a move
+        adds the new stage's note to the chat, which the local model would evaluate while the caller
+        waits. After the reply, it does that while the caller listens.
         """
         text = await self._whole_turn(new_message)
         if self._move_after_reply is not None:  # the last turn's reply never reached the chat
@@ -287,14 +313,23 @@ class StageAgent(Agent):
             self._on_retrieved(found)
 
     async def _whole_turn(self, message: llm.ChatMessage) -> str:
-        """The turn's words; a turn heard in pieces (the caller paused mid-turn) heard again whole.
+        """The turn's words; a turn heard in pieces (the caller paused mid-turn) as heard again
+        whole (`_hear_whole`) once its last piece arrived."""
+        text = message.text_content or ""
+        if self._whole is None or self._whole[0] != len(self._heard):
+            return text
+        whole = await self._whole[1]
+        if whole != text:
+            message.content = [whole]
+        return whole
+
+    async def _hear_whole(self, pieces: str) -> str:
+        """The turn so far heard whole, unless that lost words the pieces have; drafted from.
 
         The STT transcribes each stretch of speech alone, and a short one out of context comes back
         wrong ("Hi Dana," as "high"): whisper heard the same words right within the whole turn.
         """
-        text = message.text_content or ""
-        if self._hear_turn is None or self._turn_started_at is None or len(self._heard) < 2:
-            return text
+        assert self._hear_turn is not None and self._turn_started_at is not None
         # From a little before the turn's first speech (the VAD calls it late) to now.
         seconds = asyncio.get_running_loop().time() - self._turn_started_at + _TURN_LEAD_S
         whole = (await self._hear_turn(seconds)).strip()
@@ -302,12 +337,12 @@ class StageAgent(Agent):
             "agent.whole_turn",
             seconds=round(seconds, 2),
             words=len(whole.split()),
-            piece_words=len(text.split()),
+            piece_words=len(pieces.split()),
         )
-        if whole_decode_lost_words(whole, text):
-            return text
-        message.content = [whole]
-        return whole
+        text = pieces if whole_decode_lost_words(whole, pieces) else whole
+        if self._whole is not None and self._whole[1] is asyncio.current_task():
+            self._want_prefill(text)  # still the turn's newest words
+        return text
 
     def triggered(self, text: str) -> str | None:
         """The first event of the stage (its own, then its enclosing stages') that one of its
@@ -348,8 +383,11 @@ class StageAgent(Agent):
         await self.sync_stage()
 
     async def sync_stage(self) -> None:
-        """Instructions and tools for the current stage, if the chart moved since they were set."""
+        """The current stage's tools, and its note in the chat, if the chart moved since they were set."""
         if self.stage != self._shown:
             self._shown = self.stage
-            await self.update_instructions(self.current_instructions())
-            await self.update_tools(self.current_tools())
+            tools = self.current_tools()
+            await self.update_tools(tools)
+            chat = self.chat_ctx.copy()
+            chat.items.append(self.stage_note(tools))
+            await self.update_chat_ctx(chat)

@@ -55,23 +55,30 @@ class Persona:
         return chat
 
     def framed(self, chat: llm.ChatContext) -> llm.ChatContext:
-        """`chat` with every caller line saying who speaks and who must answer (items copied, not changed).
+        """`chat` with every caller line labelled with who speaks, after a system line reminding who
+        answers; and when the agent spoke last, the reminder for the caller's next line (items
+        copied, not changed).
 
         Every line gets the same frame, not only the last: the prompt then grows only at its end,
-        and the model's cache keeps all of it but the newest turn.
+        and the model's cache keeps all of it but the newest turn. The reminder comes before the
+        caller's words, so a local model evaluates it (with the reply before it) while the caller
+        listens and speaks: once the words are in, only they are left to evaluate.
         """
         if self.caller_label is None and self.reply_reminder is None:
             return chat
         items: list[llm.ChatItem] = []
         for item in chat.items:
             if item.type == "message" and item.role == "user" and item.id != _MARKER_ID:
-                item = item.model_copy(update={"content": [self._frame(item.text_content or "")]})
+                items.extend(self._reminder())
+                if self.caller_label:
+                    text = f"{self.caller_label}: {item.text_content or ''}"
+                    item = item.model_copy(update={"content": [text]})
             items.append(item)
+        if items and items[-1].type == "message" and items[-1].role in ("assistant", "system"):
+            items.extend(self._reminder())
         return llm.ChatContext(items)
 
-    def _frame(self, text: str) -> str:
-        if self.caller_label:
-            text = f"{self.caller_label}: {text}"
-        if self.reply_reminder:
-            text = f"{text}\n({self.reply_reminder})"
-        return text
+    def _reminder(self) -> list[llm.ChatItem]:
+        if not self.reply_reminder:
+            return []
+        return [llm.ChatMessage(role="system", content=[self.reply_reminder])]

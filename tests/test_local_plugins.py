@@ -13,7 +13,7 @@ from livekit import rtc
 from livekit.agents import llm
 from livekit.agents.voice.generation import update_instructions
 
-from realtime.plugins.llama_llm import RepeatGuard, ReplyFilter, ToolMention, chat_messages
+from realtime.plugins.llama_llm import STAGE_NOTE, RepeatGuard, ReplyFilter, ToolMention, chat_messages
 from realtime.plugins.piper_tts import PiperTTS, synthesize_pcm
 from realtime.plugins.whisper_stt import collapse_repeats, transcribe
 from realtime.session import Models
@@ -221,10 +221,9 @@ def test_the_first_clause_is_cut_short_so_audio_starts_early() -> None:
     assert splitter.flush() == ["do not really know what you mean."]
 
 
-def test_a_fact_joining_mid_call_is_background_after_the_instructions() -> None:
-    """A system message after the conversation began (the CRM record) follows the instructions,
-    which stay the prompt's cached start, and stays out of the caller's turn, whose words alone
-    are the caller's."""
+def test_a_fact_joining_mid_call_is_a_note_where_it_arrived() -> None:
+    """A system message after the conversation began (the CRM record) is its own message where it
+    arrived: the prompt before it stays as cached, and the caller's turn holds the caller's words."""
     ctx = llm.ChatContext.empty()
     ctx.add_message(role="system", content="Be Dana.")
     ctx.add_message(role="assistant", content="Northwind Freight, this is Dana.")
@@ -232,25 +231,59 @@ def test_a_fact_joining_mid_call_is_background_after_the_instructions() -> None:
     ctx.add_message(role="user", content="Hi Dana.")
     messages = chat_messages(ctx, [])
     assert messages == [
-        {"role": "system", "content": "Be Dana.\n\n(CRM record of the caller: Jordan Avery.)"},
+        {"role": "system", "content": "Be Dana."},
         {"role": "assistant", "content": "Northwind Freight, this is Dana."},
+        {"role": "system", "content": "CRM record of the caller: Jordan Avery."},
         {"role": "user", "content": "Hi Dana."},
     ]
 
 
-def test_the_stage_instructions_lead_the_prompt_wherever_livekit_dates_them() -> None:
+def test_the_instructions_lead_the_prompt_wherever_livekit_dates_them() -> None:
     """livekit's instructions message can follow the greeting in the chat (it is dated when last
-    set); it still opens the prompt, so every call of a stage starts with the same cached tokens."""
+    set); it still opens the prompt, so every call starts with the same cached tokens."""
     ctx = llm.ChatContext.empty()
     ctx.add_message(role="assistant", content="Northwind Freight, this is Dana.")
     update_instructions(ctx, instructions="Be Dana.", add_if_missing=True)
     ctx.items.append(ctx.items.pop(0))  # as in a reply's chat: by date, after the greeting
-    ctx.add_message(role="system", content="CRM record of the caller: Jordan Avery.")
     ctx.add_message(role="user", content="Hi Dana.")
     messages = chat_messages(ctx, [])
-    system = "Be Dana.\n\n(CRM record of the caller: Jordan Avery.)"
-    assert messages[0] == {"role": "system", "content": system}
-    assert messages[1:] == [
+    assert messages == [
+        {"role": "system", "content": "Be Dana."},
         {"role": "assistant", "content": "Northwind Freight, this is Dana."},
         {"role": "user", "content": "Hi Dana."},
     ]
+
+
+def test_each_stage_note_describes_its_tools_where_it_stands_in_the_chat() -> None:
+    """A stage's note (a system message with a `STAGE_NOTE` id) describes the tools it lists where
+    it stands, so a move adds to the prompt's end and leaves the rest as cached; without notes the
+    instructions describe the tools offered. After a reply the prompt ends with "(Go on.)"."""
+    ctx = llm.ChatContext.empty()
+    ctx.add_message(role="system", content="Be Dana.")
+    ctx.items.append(_note(1, "Be guarded.", [("rep_stated_purpose", "They said why.")]))
+    ctx.add_message(role="user", content="Hi Dana.")
+    ctx.add_message(role="assistant", content="Who's calling?")
+    ctx.items.append(_note(2, "Answer briefly.", [("rep_pitched", "The rep pitched.")]))
+    messages = chat_messages(ctx, [])
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "system", "user"]
+    assert messages[0]["content"] == (
+        "Be Dana.\n\nBe guarded.\n\nActions you can take. To take one, write a line with only CALL "
+        "and its name, for example: CALL rep_stated_purpose\n- rep_stated_purpose: They said why."
+    )
+    assert messages[-2]["content"].startswith("Answer briefly.\n\nActions you can take.")
+    assert messages[-2]["content"].endswith("\n- rep_pitched: The rep pitched.")
+    assert messages[-1] == {"role": "user", "content": "(Go on.)"}
+    tool = llm.function_tool(
+        _no_op, raw_schema={"name": "end_call", "description": "Hang up.", "parameters": {}}
+    )
+    plain = chat_messages(llm.ChatContext([ctx.items[0], *ctx.items[2:4]]), [tool])
+    assert plain[0]["content"].startswith("Be Dana.\n\nActions you can take.")
+    assert plain[0]["content"].endswith("- end_call: Hang up.")
+
+
+def _note(n: int, text: str, tools: list[tuple[str, str]]) -> llm.ChatMessage:
+    return llm.ChatMessage(role="system", content=[text], id=f"{STAGE_NOTE}_{n}", extra={"tools": tools})
+
+
+async def _no_op(raw_arguments: dict[str, object]) -> None:
+    return None

@@ -13,6 +13,7 @@ import pytest
 import structlog
 from livekit.agents import AgentSession, llm
 from livekit.agents.voice.events import UserInputTranscribedEvent, UserStateChangedEvent
+from livekit.agents.voice.generation import update_instructions
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from rapport.settings import Settings
@@ -30,8 +31,8 @@ DEFINITIONS = Path(__file__).resolve().parent.parent / "statecharts" / "definiti
 _NEVER_S = 30.0
 
 
-def _prompt_tokens(model: LlamaLLM, agent: StageAgent, chat: llm.ChatContext) -> list[int]:
-    """The tokens of the reply's request, as `llm_node` would send it."""
+def _prompt(model: LlamaLLM, agent: StageAgent, chat: llm.ChatContext) -> str:
+    """The reply's request as the model reads it, as `llm_node` would send it."""
     tools = [t for t in agent.tools if isinstance(t, llm.Tool)]
     llama = model.llama
     formatter = Jinja2ChatFormatter(
@@ -40,8 +41,16 @@ def _prompt_tokens(model: LlamaLLM, agent: StageAgent, chat: llm.ChatContext) ->
         bos_token="",
     )
     messages: Any = model.messages(agent.persona.framed(chat), tools)
-    prompt = formatter(messages=messages).prompt
-    return list(llama.tokenize(prompt.encode(), add_bos=False, special=True))
+    return formatter(messages=messages).prompt
+
+
+def _tokens(model: LlamaLLM, text: str) -> list[int]:
+    return list(model.llama.tokenize(text.encode(), add_bos=False, special=True))
+
+
+def _prompt_tokens(model: LlamaLLM, agent: StageAgent, chat: llm.ChatContext) -> list[int]:
+    """The tokens of the reply's request."""
+    return _tokens(model, _prompt(model, agent, chat))
 
 
 def _cached_prefix(model: LlamaLLM, tokens: list[int]) -> int:
@@ -160,6 +169,63 @@ async def test_the_caller_speaking_again_drops_the_draft(models: Models) -> None
         reply = await _reply(models.llm, agent, chat)
     assert reply.strip()
     assert _reply_logged(logs)["drafted"] is False
+
+
+async def test_after_a_reply_only_the_callers_next_words_are_left_to_evaluate(models: Models) -> None:
+    """The prefill after a reply (as the caller listens) takes in the reply and the reminder of who
+    answers the caller's next line: once the caller's words are transcribed, the model evaluates
+    them and the template's few tokens, not the reminder too (about 240 ms of it, evaluated after the
+    words when it followed them)."""
+    assert isinstance(models.llm, LlamaLLM)
+    agent = _sales_agent()
+    chat = agent.chat_ctx.copy()
+    update_instructions(chat, instructions=agent.instructions, add_if_missing=True)
+    chat.add_message(role="assistant", content="Northwind Freight, this is Dana.")
+    tools = [t for t in agent.tools if isinstance(t, llm.Tool)]
+    await _model_free(models.llm)
+    await models.llm.prefill(agent.persona.framed(chat), tools)
+    chat.add_message(role="user", content="Hi Dana, this is Sam from Routewise.")
+    context = models.llm.llama.ctx
+    llama_cpp.llama_perf_context_reset(context)
+    await models.llm.prefill(agent.persona.framed(chat), tools)
+    evaluated = llama_cpp.llama_perf_context(context).n_p_eval
+    prompt = _prompt(models.llm, agent, chat)
+    words = prompt.rindex("<|im_start|>user")
+    assert prompt[words:].startswith("<|im_start|>user\nRep: Hi Dana, this is Sam from Routewise.<|im_end|>")
+    left = len(_tokens(models.llm, prompt)) - len(_tokens(models.llm, prompt[:words]))
+    assert evaluated <= left + 1, (evaluated, left)
+
+
+async def test_a_stage_move_evaluates_the_stages_note_not_the_call_so_far(models: Models) -> None:
+    """A move adds the new stage's note at the prompt's end: the model evaluates that note and what
+    follows it, not the call before it, which stays cached (seven seconds once, on the benchmark
+    call, when the stage's instructions led the prompt)."""
+    assert isinstance(models.llm, LlamaLLM)
+    agent = _sales_agent()
+    chat = agent.chat_ctx.copy()
+    update_instructions(chat, instructions=agent.instructions, add_if_missing=True)
+    chat.add_message(role="assistant", content="Northwind Freight, this is Dana.")
+    chat.add_message(role="user", content="Hi, this is Sam from Routewise. How do you plan routes?")
+    chat.add_message(role="assistant", content="Spreadsheets, mostly. Why do you ask?")
+
+    def tools() -> list[llm.Tool]:
+        return [t for t in agent.tools if isinstance(t, llm.Tool)]
+
+    await _model_free(models.llm)
+    await models.llm.prefill(agent.persona.framed(chat), tools())  # after the reply, as the caller listens
+    await agent.move("rep_stated_purpose")
+    chat.items.append(agent.chat_ctx.items[-1])
+    context = models.llm.llama.ctx
+    llama_cpp.llama_perf_context_reset(context)
+    await models.llm.prefill(agent.persona.framed(chat), tools())
+    evaluated = llama_cpp.llama_perf_context(context).n_p_eval
+    prompt = _prompt(models.llm, agent, chat)
+    note = prompt.rindex("<|im_start|>system")  # Qwen's template, as the shipped models have
+    assert "Reveal one pain" in prompt[note:]
+    before_note = len(_tokens(models.llm, prompt[:note]))
+    assert before_note > 500  # the call so far, as it was cached
+    # llama.cpp evaluates again the last cached token of a prompt it continues.
+    assert evaluated <= len(_tokens(models.llm, prompt)) - before_note + 1, (evaluated, before_note)
 
 
 async def _warmed_by_rapport_call(settings: Settings, models: Models) -> Models:

@@ -312,7 +312,7 @@ async def test_the_stage_agent_follows_nested_stages(tmp_path: Path) -> None:
     )
     await agent.move("greeted")
     assert agent.stage == "qualifying.budget"
-    instructions = str(agent.instructions)
+    instructions = agent.current_instructions()
     assert instructions.index("Learn whether") < instructions.index("Ask about the budget")
     assert _tool_names(agent) == ["budget_known", "gave_up", "end_call"]
     await agent.move("budget_known")

@@ -81,7 +81,7 @@ async def test_a_turn_that_fires_a_trigger_moves_the_stage_once_it_is_answered(m
         session.emit("conversation_item_added", ConversationItemAddedEvent(item=reply))
         await agent.prefilled()
     assert [(r.event, r.source, r.dest) for r in records] == [("rep_stated_purpose", "opening", "discovery")]
-    assert "Reveal one pain at a time" in str(agent.instructions)
+    assert "Reveal one pain at a time" in agent.current_instructions()
 
 
 async def test_a_turn_that_fires_nothing_leaves_the_stage() -> None:

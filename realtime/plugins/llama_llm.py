@@ -2,8 +2,8 @@
 
 Tokens stream out as they are sampled, so TTS starts on the first clause. Generation runs in a
 worker thread; closing the stream (a barge-in) stops it at the next token. llama.cpp reuses the
-KV cache for the longest shared prompt prefix, so the stage instructions are evaluated once per
-stage, not once per turn.
+KV cache for the longest shared prompt prefix, and the prompt changes only at its end
+(`chat_messages`), so a turn evaluates what is new, not the call so far.
 
 A reply can be drafted before it is asked for (`prefill(..., draft=True)`): while the turn-taking
 machine waits to be sure the caller has finished, the model already writes its answer to the words
@@ -36,17 +36,22 @@ from quality.text import said_again, words
 from rapport.logs import get_logger
 
 __all__ = [
+    "STAGE_NOTE",
     "LlamaLLM",
     "ReplyFilter",
     "ToolMention",
     "chat_messages",
     "load_model",
     "model_lock",
+    "tool_lines",
 ]
 
 log = get_logger(__name__)
 
 _INSTRUCTION_IDS = frozenset({INSTRUCTIONS_MESSAGE_ID, DYNAMIC_INSTRUCTIONS_MESSAGE_ID})
+STAGE_NOTE = "stage_note"
+"""The id prefix of a chat's system messages that say what holds from there on (a conversation
+stage's instructions): the tools offered are described after the last of them."""
 
 MAX_REPLY_TOKENS = 60
 MAX_SENTENCES = 2
@@ -133,82 +138,99 @@ def _grammar(gbnf: str) -> Any:
     return LlamaGrammar.from_string(gbnf, verbose=False)
 
 
-def _tool_prompt(tools: list[Tool]) -> str:
+def tool_lines(tools: Sequence[Tool]) -> list[tuple[str, str]]:
+    """Each function tool's name and description: what the prompt tells the model of it."""
     lines = []
     for tool in tools:
         if isinstance(tool, llm.RawFunctionTool):
             schema = tool.info.raw_schema
-            name, description = schema["name"], schema.get("description", "")
+            lines.append((str(schema["name"]), str(schema.get("description", ""))))
         elif isinstance(tool, llm.FunctionTool):
-            name, description = tool.info.name, tool.info.description or ""
-        else:
-            continue
-        lines.append(f"- {name}: {description}")
+            lines.append((tool.info.name, tool.info.description or ""))
+    return lines
+
+
+def _tool_prompt(lines: Sequence[Sequence[str]]) -> str:
     if not lines:
         return ""
     return (
         "Actions you can take. To take one, write a line with only CALL and its name, "
-        "for example: CALL " + lines[0][2:].split(":")[0] + "\n" + "\n".join(lines)
+        f"for example: CALL {lines[0][0]}\n" + "\n".join(f"- {name}: {text}" for name, text in lines)
     )
 
 
 def chat_messages(
     chat_ctx: ChatContext, tools: list[Tool], *, system_role: bool = True
 ) -> list[dict[str, str]]:
-    """The chat as alternating user/assistant messages after one system message.
+    """The chat as messages the model's template takes, in an order its cache can keep.
 
-    The system message holds the instructions, then the tools, then facts that joined during the
-    call (the CRM record); tool calls and results become plain text the model can read back. A
-    template without a system role (the old Gemma base model's) gets it at the head of the first
-    user turn instead.
+    The instructions lead, as one system message. Everything else keeps its place, so the prompt
+    only grows at its end from turn to turn: a system message after the conversation began (the
+    CRM record, the stage's note when the stage was entered) is a note where it arrived, and a
+    stage's note (`STAGE_NOTE`) describes the tools it lists. A move then costs the new note, not
+    the whole call after the prompt's start (seconds for the local model). Without stage notes
+    the instructions describe `tools`. Tool calls and results become plain text the model can read
+    back; consecutive turns of one speaker join. A template without a system role (the old Gemma
+    base model's) gets each note at the head of the user turn it precedes.
     """
-    system: list[str] = []
-    facts: list[str] = []
+    lead: list[str] = []
     messages: list[dict[str, str]] = []
+    has_notes = any(item.id.startswith(STAGE_NOTE) for item in chat_ctx.items)
 
     def add(role: str, text: str) -> None:
         if not text:
             return
         if messages and messages[-1]["role"] == role:
-            messages[-1]["content"] += "\n" + text
+            messages[-1]["content"] += ("\n\n" if role == "system" else "\n") + text
         else:
             messages.append({"role": role, "content": text})
 
     for item in chat_ctx.items:
         if item.type == "message":
             text = item.text_content or ""
+            if item.id.startswith(STAGE_NOTE) and (tool_prompt := _tool_prompt(item.extra.get("tools", []))):
+                text = "\n\n".join(part for part in (text, tool_prompt) if part)
             if item.role in ("system", "developer") and (not messages or item.id in _INSTRUCTION_IDS):
                 # livekit dates the instructions by when they were last set, so they can follow
                 # the greeting in the chat; they lead the prompt all the same, where every turn
-                # (and every call of the stage) shares them as llama.cpp's cached prefix.
-                system.append(text)
+                # (and every call of the chart) shares them as llama.cpp's cached prefix.
+                lead.append(text)
             elif item.role in ("system", "developer"):
-                # A fact that arrived mid-call (the CRM record) is background, set out after the
-                # instructions and tools, which stay the cached prefix every call shares. Left where
-                # it arrived, in the caller's turn, the small model read it out as if it were the
-                # caller's words. It arrives in the call's first seconds: what follows it to
-                # re-evaluate is short, and `LlamaLLM.prefill` does that before the next reply.
-                facts.append(f"({text})")
+                # Its own message, never merged into the caller's turn: the small model read a CRM
+                # record there out as if it were the caller's words.
+                add("system", text)
             else:
                 add("assistant" if item.role == "assistant" else "user", text)
         elif item.type == "function_call":
             add("assistant", f"CALL {item.name} {item.arguments}".strip())
         elif item.type == "function_call_output":
             add("user", f"({item.name}: {item.output})")
-    tool_prompt = _tool_prompt(tools)
-    if tool_prompt:
-        system.append(tool_prompt)
-    if not system_role and (not messages or messages[0]["role"] != "user"):
-        # Gemma's template wants the user first; the agent speaking first (a greeting) is normal.
-        messages.insert(0, {"role": "user", "content": "(The call has started.)"})
-    if not messages or messages[-1]["role"] == "assistant":
+    if not has_notes and (tool_prompt := _tool_prompt(tool_lines(tools))):
+        lead.append(tool_prompt)
+    if not messages or messages[-1]["role"] != "user":
         messages.append({"role": "user", "content": "(Go on.)"})
-    if not (system or facts):
-        return messages
-    if system_role:
-        return [{"role": "system", "content": "\n\n".join([*system, *facts])}, *messages]
-    messages[0]["content"] = "\n\n".join([*system, *facts, messages[0]["content"]])
-    return messages
+    if lead:
+        messages.insert(0, {"role": "system", "content": "\n\n".join(lead)})
+    return messages if system_role else _notes_in_user_turns(messages)
+
+
+def _notes_in_user_turns(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """For a template without a system role: each system message heads the user turn after it."""
+    first = next(i for i, message in enumerate(messages) if message["role"] != "system")
+    if messages[first]["role"] != "user":
+        # Gemma's template wants the user first; the agent speaking first (a greeting) is normal.
+        messages.insert(first, {"role": "user", "content": "(The call has started.)"})
+    out: list[dict[str, str]] = []
+    notes: list[str] = []
+    for message in messages:
+        if message["role"] == "system":
+            notes.append(message["content"])
+            continue
+        if notes and message["role"] == "user":
+            message = {"role": "user", "content": "\n\n".join([*notes, message["content"]])}
+            notes = []
+        out.append(message)
+    return out
 
 
 @dataclass(frozen=True)
@@ -224,8 +246,9 @@ class ReplyFilter:
     word being written is held back, so speech still streams.
     """
 
-    def __init__(self, tool_names: set[str]) -> None:
+    def __init__(self, tool_names: set[str], *, may_call: bool = True) -> None:
         self._names = tool_names
+        self._may_call = may_call
         self._pending = ""
         self._skipping_line = False
         self._calling = False
@@ -262,7 +285,7 @@ class ReplyFilter:
                 if speech.strip():
                     out.append(speech)
                 speech = ""
-                if calling and word not in self._called:
+                if calling and self._may_call and word not in self._called:
                     self._called.add(word)
                     out.append(ToolMention(word))
                 self._skipping_line = True
@@ -462,9 +485,15 @@ class LlamaLLM(llm.LLM):
         tool_choice: NotGivenOr[ToolChoice] = NOT_GIVEN,
         extra_kwargs: NotGivenOr[dict[str, Any]] = NOT_GIVEN,
     ) -> llm.LLMStream:
-        # After a tool's result livekit asks for a reply with tool_choice="none": offer no tools.
-        offered = [] if tool_choice == "none" else (tools or [])
-        return _LlamaStream(self, chat_ctx=chat_ctx, tools=offered, conn_options=conn_options)
+        # After a tool's result livekit asks for a reply with tool_choice="none": the prompt still
+        # describes the tools (as cached), and a recited name is still not spoken, but none is called.
+        return _LlamaStream(
+            self,
+            chat_ctx=chat_ctx,
+            tools=tools or [],
+            conn_options=conn_options,
+            may_call=tool_choice != "none",
+        )
 
 
 def _tool_name(tool: Tool) -> str | None:
@@ -523,9 +552,11 @@ class _LlamaStream(llm.LLMStream):
         chat_ctx: ChatContext,
         tools: list[Tool],
         conn_options: APIConnectOptions,
+        may_call: bool,
     ) -> None:
         super().__init__(llm_, chat_ctx=chat_ctx, tools=tools, conn_options=conn_options)
         self._llama = llm_
+        self._may_call = may_call
         self._spoken = ""
         self._guard = RepeatGuard(())
 
@@ -546,7 +577,7 @@ class _LlamaStream(llm.LLMStream):
                 loop.call_soon_threadsafe(queue.put_nowait, None)
 
         loop.run_in_executor(None, produce)
-        reply = ReplyFilter(names)
+        reply = ReplyFilter(names, may_call=self._may_call)
         self._guard = RepeatGuard(m["content"] for m in messages if m["role"] == "assistant")
         try:
             while (piece := await queue.get()) is not None:
