@@ -13,7 +13,7 @@ import re
 from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
 from typing import Any
 
-from livekit.agents import Agent, FlushSentinel, ModelSettings, llm
+from livekit.agents import Agent, FlushSentinel, ModelSettings, llm, utils
 from livekit.agents.voice.events import (
     ConversationItemAddedEvent,
     UserInputTranscribedEvent,
@@ -113,7 +113,6 @@ class StageAgent(Agent):
         self.machine = build_machine(chart, self.conversation, registry, clock=clock, on_transition=moved)
         self._shown = self.stage
         self.persona = Persona.from_settings(chart.settings)
-        self._notes = 0
         tools = self.current_tools()
         chat = self.persona.earlier_call()
         chat.items.insert(0, self.stage_note(tools))
@@ -142,11 +141,10 @@ class StageAgent(Agent):
     def stage_note(self, tools: list[llm.Tool | llm.Toolset]) -> llm.ChatMessage:
         """The current stage's instructions and `tools` (its own) as a system message of the chat,
         where the stage begins: the prompt before it stays a local model's cached prefix."""
-        self._notes += 1
         return llm.ChatMessage(
             role="system",
             content=[self.current_instructions()],
-            id=f"{STAGE_NOTE}_{self._notes}",
+            id=utils.shortuuid(f"{STAGE_NOTE}_"),
             extra={"tools": tool_lines([tool for tool in tools if isinstance(tool, llm.Tool)])},
         )
 
@@ -369,8 +367,12 @@ class StageAgent(Agent):
 
     async def add_context(self, text: str) -> None:
         """Facts that arrived during the call (the CRM record): the LLM sees them from its next reply."""
+        await self._append(llm.ChatMessage(role="system", content=[text]))
+
+    async def _append(self, item: llm.ChatItem) -> None:
+        """`item` at the end of the chat, where the next request reads it."""
         chat = self.chat_ctx.copy()
-        chat.add_message(role="system", content=text)
+        chat.items.append(item)
         await self.update_chat_ctx(chat)
 
     async def move(self, event: str) -> None:
@@ -388,6 +390,4 @@ class StageAgent(Agent):
             self._shown = self.stage
             tools = self.current_tools()
             await self.update_tools(tools)
-            chat = self.chat_ctx.copy()
-            chat.items.append(self.stage_note(tools))
-            await self.update_chat_ctx(chat)
+            await self._append(self.stage_note(tools))

@@ -171,6 +171,22 @@ async def test_the_caller_speaking_again_drops_the_draft(models: Models) -> None
     assert _reply_logged(logs)["drafted"] is False
 
 
+def _call_chat(agent: StageAgent) -> llm.ChatContext:
+    """A call's chat once the greeting is said: the instructions, the opening stage's note, the
+    persona's earlier call, the greeting."""
+    chat = agent.chat_ctx.copy()
+    update_instructions(chat, instructions=agent.instructions, add_if_missing=True)
+    chat.add_message(role="assistant", content="Northwind Freight, this is Dana.")
+    return chat
+
+
+async def _prefill(model: LlamaLLM, agent: StageAgent, chat: llm.ChatContext) -> int:
+    """Prefill `chat` as the agent does; how many prompt tokens the model evaluated for it."""
+    llama_cpp.llama_perf_context_reset(model.llama.ctx)
+    await model.prefill(agent.persona.framed(chat), [t for t in agent.tools if isinstance(t, llm.Tool)])
+    return int(llama_cpp.llama_perf_context(model.llama.ctx).n_p_eval)
+
+
 async def test_after_a_reply_only_the_callers_next_words_are_left_to_evaluate(models: Models) -> None:
     """The prefill after a reply (as the caller listens) takes in the reply and the reminder of who
     answers the caller's next line: once the caller's words are transcribed, the model evaluates
@@ -178,17 +194,11 @@ async def test_after_a_reply_only_the_callers_next_words_are_left_to_evaluate(mo
     words when it followed them)."""
     assert isinstance(models.llm, LlamaLLM)
     agent = _sales_agent()
-    chat = agent.chat_ctx.copy()
-    update_instructions(chat, instructions=agent.instructions, add_if_missing=True)
-    chat.add_message(role="assistant", content="Northwind Freight, this is Dana.")
-    tools = [t for t in agent.tools if isinstance(t, llm.Tool)]
+    chat = _call_chat(agent)
     await _model_free(models.llm)
-    await models.llm.prefill(agent.persona.framed(chat), tools)
+    await _prefill(models.llm, agent, chat)
     chat.add_message(role="user", content="Hi Dana, this is Sam from Routewise.")
-    context = models.llm.llama.ctx
-    llama_cpp.llama_perf_context_reset(context)
-    await models.llm.prefill(agent.persona.framed(chat), tools)
-    evaluated = llama_cpp.llama_perf_context(context).n_p_eval
+    evaluated = await _prefill(models.llm, agent, chat)
     prompt = _prompt(models.llm, agent, chat)
     words = prompt.rindex("<|im_start|>user")
     assert prompt[words:].startswith("<|im_start|>user\nRep: Hi Dana, this is Sam from Routewise.<|im_end|>")
@@ -202,23 +212,14 @@ async def test_a_stage_move_evaluates_the_stages_note_not_the_call_so_far(models
     call, when the stage's instructions led the prompt)."""
     assert isinstance(models.llm, LlamaLLM)
     agent = _sales_agent()
-    chat = agent.chat_ctx.copy()
-    update_instructions(chat, instructions=agent.instructions, add_if_missing=True)
-    chat.add_message(role="assistant", content="Northwind Freight, this is Dana.")
+    chat = _call_chat(agent)
     chat.add_message(role="user", content="Hi, this is Sam from Routewise. How do you plan routes?")
     chat.add_message(role="assistant", content="Spreadsheets, mostly. Why do you ask?")
-
-    def tools() -> list[llm.Tool]:
-        return [t for t in agent.tools if isinstance(t, llm.Tool)]
-
     await _model_free(models.llm)
-    await models.llm.prefill(agent.persona.framed(chat), tools())  # after the reply, as the caller listens
+    await _prefill(models.llm, agent, chat)  # after the reply, as the caller listens
     await agent.move("rep_stated_purpose")
     chat.items.append(agent.chat_ctx.items[-1])
-    context = models.llm.llama.ctx
-    llama_cpp.llama_perf_context_reset(context)
-    await models.llm.prefill(agent.persona.framed(chat), tools())
-    evaluated = llama_cpp.llama_perf_context(context).n_p_eval
+    evaluated = await _prefill(models.llm, agent, chat)
     prompt = _prompt(models.llm, agent, chat)
     note = prompt.rindex("<|im_start|>system")  # Qwen's template, as the shipped models have
     assert "Reveal one pain" in prompt[note:]

@@ -496,14 +496,6 @@ class LlamaLLM(llm.LLM):
         )
 
 
-def _tool_name(tool: Tool) -> str | None:
-    if isinstance(tool, llm.RawFunctionTool):
-        return str(tool.info.raw_schema["name"])
-    if isinstance(tool, llm.FunctionTool):
-        return tool.info.name
-    return None
-
-
 class RepeatGuard:
     """Keeps a live reply from being an earlier reply again ("That's a good idea. But it takes time."
     to two different rep lines): while what is said so far begins an earlier reply, each sentence
@@ -562,7 +554,7 @@ class _LlamaStream(llm.LLMStream):
 
     async def _run(self) -> None:
         tools = list(self._tools)
-        names = {name for tool in tools if (name := _tool_name(tool)) is not None}
+        names = {name for name, _ in tool_lines(tools)}
         messages = self._llama.messages(self._chat_ctx, tools)
         request_id = utils.shortuuid()
         loop = asyncio.get_running_loop()
