@@ -156,6 +156,14 @@ class CallerAudioOutput(AudioOutput):
     def segments_started(self) -> int:
         return self._started_count
 
+    @property
+    def left_to_play_s(self) -> float | None:
+        """The queued agent audio still to play, once the TTS has sent all of it; None while more
+        may come (or while nothing is queued)."""
+        if not self._segments or self._capturing is not None:
+            return None
+        return sum(frame.duration for segment in self._segments for frame in segment.frames)
+
     async def capture_frame(self, frame: rtc.AudioFrame) -> None:
         await super().capture_frame(frame)
         if self._capturing is None:

@@ -131,3 +131,28 @@ def test_the_turn_audio_keeps_a_long_turn_whole() -> None:
     more = np.full((RING_SECONDS - 2) * rate, 7, dtype=np.int16)
     audio.push(rtc.AudioFrame(more.tobytes(), rate, 1, len(more)))
     assert np.array_equal(audio.last(RING_SECONDS + 5), np.concatenate([pcm[-2 * rate :], more]))
+
+
+async def test_what_is_left_to_play_is_known_once_the_reply_has_all_arrived() -> None:
+    """While the TTS may still send audio the output does not say how much is left; once the reply
+    is flushed it does, and it counts down as the caller hears it, to nothing when it is over."""
+    loop = asyncio.get_running_loop()
+    heard = asyncio.Event()
+
+    async def caller(_frame: rtc.AudioFrame) -> None:
+        heard.set()
+
+    output = CallerAudioOutput(now=loop.time, sink=caller)
+    assert output.left_to_play_s is None
+    frame = _reply_frame("Thanks for calling, this is Dana at Northwind Freight.")
+    await output.capture_frame(frame)
+    assert output.left_to_play_s is None
+    output.flush()
+    whole = output.left_to_play_s
+    assert whole is not None and frame.duration - 0.05 < whole < frame.duration + 1e-6
+    await asyncio.wait_for(heard.wait(), 5)
+    left = output.left_to_play_s
+    assert left is not None and whole - 0.1 <= left < whole
+    await output.wait_for_playout()
+    assert output.left_to_play_s is None
+    await output.aclose()
