@@ -157,6 +157,11 @@ class CallerAudioOutput(AudioOutput):
         return self._started_count
 
     @property
+    def playing(self) -> bool:
+        """A frame of agent audio is playing now (not a gap while the TTS catches up)."""
+        return self.last_frame_end is not None and self.last_frame_end > self._now()
+
+    @property
     def left_to_play_s(self) -> float | None:
         """The queued agent audio still to play, once the TTS has sent all of it; None while more
         may come (or while nothing is queued)."""

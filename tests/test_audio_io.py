@@ -135,7 +135,8 @@ def test_the_turn_audio_keeps_a_long_turn_whole() -> None:
 
 async def test_what_is_left_to_play_is_known_once_the_reply_has_all_arrived() -> None:
     """While the TTS may still send audio the output does not say how much is left; once the reply
-    is flushed it does, and it counts down as the caller hears it, to nothing when it is over."""
+    is flushed it does, and it counts down as the caller hears it, to nothing when it is over. It
+    is playing only while a frame plays."""
     loop = asyncio.get_running_loop()
     heard = asyncio.Event()
 
@@ -143,7 +144,7 @@ async def test_what_is_left_to_play_is_known_once_the_reply_has_all_arrived() ->
         heard.set()
 
     output = CallerAudioOutput(now=loop.time, sink=caller)
-    assert output.left_to_play_s is None
+    assert output.left_to_play_s is None and not output.playing
     frame = _reply_frame("Thanks for calling, this is Dana at Northwind Freight.")
     await output.capture_frame(frame)
     assert output.left_to_play_s is None
@@ -152,7 +153,7 @@ async def test_what_is_left_to_play_is_known_once_the_reply_has_all_arrived() ->
     assert whole is not None and frame.duration - 0.05 < whole < frame.duration + 1e-6
     await asyncio.wait_for(heard.wait(), 5)
     left = output.left_to_play_s
-    assert left is not None and whole - 0.1 <= left < whole
+    assert left is not None and whole - 0.1 <= left < whole and output.playing
     await output.wait_for_playout()
     assert output.left_to_play_s is None
     await output.aclose()

@@ -110,7 +110,14 @@ async def _until(condition: Callable[[], bool], within: float) -> bool:
     return True
 
 
+def _time_to_barge_in(call: Call, due: float) -> Callable[[], bool]:
+    return lambda: (
+        call.output.idle or (call.output.playing and (call.clock.now() >= due or _nearly_over(call)))
+    )
+
+
 def _nearly_over(call: Call) -> bool:
+    """The reply's last audio has arrived and little of it is left to play."""
     left = call.output.left_to_play_s
     return left is not None and left <= BARGE_IN_BEFORE_END_S
 
@@ -183,9 +190,12 @@ async def run_scripted_call(
             if turn.barge_in_after_ms is not None:
                 if not await _until(_replies_beyond(call, replies_before), REPLY_TIMEOUT_S):
                     log.warning("scripted.no_reply_to_barge_into", turn=index)
-                # Into the reply after barge_in_after_ms, or earlier if the reply is shorter: a
-                # caller talks over what they hear, and a two-word reply is over within 800 ms.
-                await _until(lambda: _nearly_over(call), turn.barge_in_after_ms / 1000)
+                # A caller talks over what they hear: into the reply's audio after
+                # barge_in_after_ms, or earlier if the reply is about to end (a two-word reply is
+                # over within 800 ms), never into a gap while the TTS catches up (the agent is
+                # silent there, so nothing would be talked over).
+                due = call.clock.now() + turn.barge_in_after_ms / 1000
+                await _until(_time_to_barge_in(call, due), REPLY_TIMEOUT_S)
                 if call.output.idle:
                     # The script still runs, but what it tests (talking over the agent) did not happen.
                     log.warning("scripted.reply_over_before_barge_in", turn=index)
