@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from quality.lexicon import english_words
+from quality.roles import KINDS, sounds_like
 from quality.text import join_compounds, said_again, words
 from quality.wer import align
 
@@ -232,28 +233,12 @@ def repeated_replies(turns: Sequence[Turn]) -> list[Finding]:
     return found
 
 
-# A heuristic, not a classifier: phrases a seller or an assistant says and a buyer does not.
-# "A demo next Tuesday works" is a buyer accepting; "I can offer you a demo" is a seller offering.
-SELLER_PHRASES = (
-    r"our (?:platform|product|software|solution|service|tool|app|pricing)",
-    r"we (?:offer|provide|specialise|specialize|help companies|help businesses)",
-    r"(?:i|we) (?:can|could|would) (?:offer|show) you",
-    r"(?:i'd|i would|we'd|we would) (?:be happy|love) to (?:show|help|offer|walk)",
-    r"let me (?:show|tell) you (?:about|how)",
-    r"would you like (?:a|to see a|to schedule a|to book a) demo",
-    r"free trial",
-    r"how (?:can|may) i (?:help|assist)",
-    r"what can i do for you",
-    r"is there anything else i can",
-    r"i'm here to help",
-    r"(?:i'm sorry but )?i (?:can't|cannot) (?:assist|help) (?:you )?with that",
-    r"as an ai",
-)
-_SELLING = re.compile(r"\b(?:" + "|".join(SELLER_PHRASES) + r")\b")
+# What the buyer never sounds like, whichever chart: the check reads every call the same way.
+_SELLING = sounds_like(KINDS)
 
 
 def selling(turns: Sequence[Turn]) -> list[Finding]:
-    """The buyer pitching, offering a demo, or talking like an assistant (`SELLER_PHRASES`)."""
+    """The buyer pitching, offering a demo, or talking like an assistant (`quality.roles.KINDS`)."""
     return [
         Finding(Kind.SELLING, index, match.group(0))
         for index, turn in _agent(turns)

@@ -21,10 +21,12 @@ from livekit.agents.voice.events import (
 )
 from livekit.agents.voice.generation import update_instructions
 
+from quality.roles import sounds_like
 from rapport.logs import get_logger
 from realtime.knowledge import CallKnowledge, Retrieved
 from realtime.persona import Persona
 from realtime.plugins.llama_llm import STAGE_NOTE, tool_lines
+from realtime.role_guard import in_role
 from statecharts.build import build_machine, stage_tools
 from statecharts.clock import Clock
 from statecharts.records import Statechart, TransitionRecord
@@ -113,6 +115,7 @@ class StageAgent(Agent):
         self.machine = build_machine(chart, self.conversation, registry, clock=clock, on_transition=moved)
         self._shown = self.stage
         self.persona = Persona.from_settings(chart.settings)
+        self._never = sounds_like(self.persona.never_sounds_like)
         tools = self.current_tools()
         chat = self.persona.earlier_call()
         chat.items.insert(0, self.stage_note(tools))
@@ -284,7 +287,8 @@ class StageAgent(Agent):
     def llm_node(
         self, chat_ctx: llm.ChatContext, tools: list[llm.Tool], model_settings: ModelSettings
     ) -> AsyncIterable[llm.ChatChunk | str | FlushSentinel]:
-        return Agent.default.llm_node(self, self.persona.framed(chat_ctx), tools, model_settings)
+        reply = Agent.default.llm_node(self, self.persona.framed(chat_ctx), tools, model_settings)
+        return in_role(reply, self._never) if self.persona.never_sounds_like else reply
 
     async def on_user_turn_completed(self, turn_ctx: llm.ChatContext, new_message: llm.ChatMessage) -> None:
         """A trigger the caller's words fire moves the stage once the reply to them is in the chat;

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from livekit.agents import llm
 
+from quality.roles import KINDS, sounds_like
+
 __all__ = ["EARLIER_CALL_ENDS", "Persona"]
 
 EARLIER_CALL_ENDS = "(That was an earlier call. A new call starts now; you pick up the phone.)"
@@ -30,6 +32,8 @@ class Persona:
     reply_reminder: str | None = None
     example_replies: tuple[tuple[str, str], ...] = ()
     """(caller, agent) line pairs of an earlier call."""
+    never_sounds_like: tuple[str, ...] = ()
+    """Kinds of `quality.roles.KINDS` a reply's later sentences may not sound like."""
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, object]) -> Persona:
@@ -38,10 +42,18 @@ class Persona:
             raise ValueError("settings.example_replies must be a list of {caller, agent}")
         pairs = tuple((str(e["caller"]), str(e["agent"])) for e in examples)
         label, reminder = settings.get("caller_label"), settings.get("reply_reminder")
+        never = settings.get("never_sounds_like") or []
+        if not isinstance(never, list):
+            raise ValueError(f"settings.never_sounds_like must be a list of {', '.join(KINDS)}")
+        try:
+            sounds_like(str(kind) for kind in never)
+        except ValueError as error:
+            raise ValueError(f"settings.never_sounds_like: {error}") from None
         return cls(
             caller_label=str(label) if label else None,
             reply_reminder=str(reminder) if reminder else None,
             example_replies=pairs,
+            never_sounds_like=tuple(str(kind) for kind in never),
         )
 
     def earlier_call(self) -> llm.ChatContext:

@@ -42,7 +42,9 @@ def test_a_name_or_number_the_call_never_said_is_caught() -> None:
 
 def _scripts() -> dict[str, list[Line]]:
     scripts = load_scripts(rubric_for("sales_roleplay", ROOT / "scoring" / "rubrics"))
-    return {s.name: [Line(side, text) for side, text in s.turns] for s in scripts}
+    return {
+        s.name: [Line("rep" if side == "rep" else "buyer", text) for side, text in s.turns] for s in scripts
+    }
 
 
 def test_who_said_what_agrees_with_hand_labels() -> None:

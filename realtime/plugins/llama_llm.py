@@ -36,6 +36,7 @@ from quality.text import said_again, words
 from rapport.logs import get_logger
 
 __all__ = [
+    "SENTENCE_END",
     "STAGE_NOTE",
     "LlamaLLM",
     "ReplyFilter",
@@ -55,7 +56,7 @@ stage's instructions): the tools offered are described after the last of them.""
 
 MAX_REPLY_TOKENS = 60
 MAX_SENTENCES = 2
-_SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*(?=\s|$)")
+SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*(?=\s|$)")
 # The persona speaks English; a tiny model drifting into other scripts has lost the thread.
 _OFF_SCRIPT = re.compile(r"[\u0400-\u04ff\u0590-\u06ff\u0e00-\u0e7f\u3000-\u9fff\uac00-\ud7af]")
 
@@ -377,7 +378,7 @@ class LlamaLLM(llm.LLM):
                     loop.call_soon_threadsafe(done)
                     writing.add(piece)
                     text += piece
-                    if len(_SENTENCE_END.findall(text)) >= MAX_SENTENCES:
+                    if len(SENTENCE_END.findall(text)) >= MAX_SENTENCES:
                         break  # all a reply will say (`_LlamaStream`): the model is free for what's next
             finally:
                 if writing is not None:
@@ -517,7 +518,7 @@ class RepeatGuard:
             self._sent += text
             return text
         self._held += text
-        return self._release() if _SENTENCE_END.search(self._held) else ""
+        return self._release() if SENTENCE_END.search(self._held) else ""
 
     def flush(self) -> str:
         return "" if self.stopped or not self._held else self._release()
@@ -529,7 +530,7 @@ class RepeatGuard:
     def _release(self) -> str:
         held, self._held = self._held, ""
         whole = words(self._sent + held)
-        if _SENTENCE_END.search(self._sent) and any(said_again(whole, earlier) for earlier in self._earlier):
+        if SENTENCE_END.search(self._sent) and any(said_again(whole, earlier) for earlier in self._earlier):
             self.stopped = True
             return ""
         self._sent += held
@@ -576,7 +577,7 @@ class _LlamaStream(llm.LLMStream):
                 if _OFF_SCRIPT.search(piece):
                     break
                 self._send(request_id, reply.push(piece))
-                if self._guard.stopped or len(_SENTENCE_END.findall(self._spoken)) >= MAX_SENTENCES:
+                if self._guard.stopped or len(SENTENCE_END.findall(self._spoken)) >= MAX_SENTENCES:
                     # A small model rambles; a caller hears two sentences, then gets the floor.
                     break
             else:
