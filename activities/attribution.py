@@ -48,11 +48,12 @@ _ANSWERS = re.compile(
 _SELF_NAMED = re.compile(r"\b(?i:this is|it's|it is|i'm|i am|my name is|name's)\s+([A-Z][a-z]+)")
 _FROM = re.compile(r"\b([A-Z][a-z]+) (?:from|at|with) [A-Z]")
 _GREETED = re.compile(r"\b(?i:hi|hello|hey|morning|afternoon|evening),?\s+([A-Z][a-z]+)")
+_WHICH = re.compile(r",?\s*which\s+")
+# Kept by the split (its one group), so the clause after it is known to be relative.
 _CLAUSES = re.compile(
     r"[.!?;]\s+|,\s*(?:and|but|while|whereas|so)\s+|\s+(?:and then|but)\s+|\s+and\s+(?=\w+ed\b)"
-    r"|(,?\s*which\s+)"
+    rf"|({_WHICH.pattern})"
 )
-_WHICH = re.compile(r",?\s*which\s+")
 # "…, which is twenty thousand a month" describes a thing; "…, which led to …" goes on with the subject.
 _DESCRIBES = re.compile(r"(?:is|was|are|were)\b")
 _PROPER = re.compile(r"(?<=[A-Za-z,] )[A-Z][a-z]+")
