@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from collections.abc import Sequence
 
 from livekit.agents import llm
 
+from quality.reply_judge import Judges
+from realtime.plugins.llama_likelihood import answer_logprob
 from realtime.plugins.llama_llm import LlamaLLM
 
-__all__ = ["MAX_COMPLETION_TOKENS", "answer_odds", "complete"]
+__all__ = ["MAX_COMPLETION_TOKENS", "answer_likelihood", "answer_odds", "complete", "reply_judges"]
 
 # A verdict is a few tokens and a summary a few sentences: room for both, not for an essay.
 MAX_COMPLETION_TOKENS = 200
@@ -26,6 +29,24 @@ async def answer_odds(model: LlamaLLM, instructions: str, text: str, answers: Se
     """How likely the local model's answer starts with each of `answers` (one token each)."""
     messages = _messages(model, instructions, text)
     return await asyncio.to_thread(model.first_token_odds, messages, answers)
+
+
+async def answer_likelihood(
+    model: LlamaLLM, messages: Sequence[dict[str, str]], answer: str
+) -> tuple[float, int]:
+    """The log-probability that the local model answers `messages` with `answer`, and its tokens."""
+    return await asyncio.to_thread(answer_logprob, model, messages, answer)
+
+
+def reply_judges(model: llm.LLM) -> Judges:
+    """The reply judge's ways of asking `model`: yes/no for any, likelihoods for the local one."""
+
+    async def ask(instructions: str, text: str, grammar: str) -> str:
+        return await complete(model, instructions, text, grammar=grammar)
+
+    if not isinstance(model, LlamaLLM):
+        return Judges(ask)
+    return Judges(ask, functools.partial(answer_likelihood, model))
 
 
 async def complete(model: llm.LLM, instructions: str, text: str, *, grammar: str | None = None) -> str:

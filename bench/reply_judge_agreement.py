@@ -1,9 +1,11 @@
 """How often the reply judge agrees with hand labels, per label and per judge model, and how fast.
 
-Judges every buyer reply of `tests/replies/labelled.yaml` (a rep's line, Dana's reply, hand labels
-for "responds to the rep" and "in character") through `quality.reply_judge` and the same
-completion the scoring activity uses, once per embedded judge model (`RAPPORT_LOCAL_JUDGE_LLM`
-values, all in one run), and writes a section of `docs/benchmarks.md`.
+Judges every buyer reply of `tests/replies/labelled.yaml` (the set its thresholds were fitted on)
+and `tests/replies/held_out.yaml` (replies it was not tuned on): a rep's line, Dana's reply, hand
+labels for "responds to the rep" and "in character". Each embedded judge model
+(`RAPPORT_LOCAL_JUDGE_LLM` values) judges them as `quality.reply_judge` does (likelihoods), and the
+default model also the way it did before, one yes/no question per label: the baseline, in the
+same run. Writes a section of `docs/benchmarks.md`.
 
     .venv/bin/python -m bench.reply_judge_agreement [--models qwen2.5-1.5b,qwen2.5-0.5b]
 """
@@ -18,12 +20,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from activities.completion import complete
+from activities.completion import reply_judges
 from bench.report import RESULTS, machine_line, write_section
-from quality.reply_judge import ReplyVerdict, judge_replies
+from quality.reply_judge import Judges, ReplyVerdict, judge_replies
 from rapport.settings import Settings
 from realtime.providers import build_llm
-from tests.replies import LabelledReply, load_replies
+from tests.replies import HELD_OUT, LABELLED, LabelledReply, load_replies
 
 __all__ = ["LABELS", "Agreement", "main", "measure", "render"]
 
@@ -32,7 +34,10 @@ LABELS = ("relevant", "in_character")
 
 @dataclass(frozen=True)
 class Agreement:
-    model: str
+    judge: str
+    """The model, and how it was asked."""
+    replies: str
+    """Which labelled set."""
     items: int
     agreed: dict[str, int]
     """Items whose verdict matches the hand label, by label."""
@@ -46,67 +51,85 @@ class Agreement:
         return self.agreed[label] / self.items
 
 
-async def measure(settings: Settings, replies: list[LabelledReply]) -> Agreement:
-    """Judge every labelled reply with `settings`' judge model."""
-    model = build_llm(settings, role="judge")
+async def measure(judge: str, judges: Judges, name: str, replies: list[LabelledReply]) -> Agreement:
+    """Judge every reply of one labelled set."""
     agreed = dict.fromkeys(LABELS, 0)
     false_yes = dict.fromkeys(LABELS, 0)
     false_no = dict.fromkeys(LABELS, 0)
     seconds = []
     for reply in replies:
         started = time.perf_counter()
-        (verdict,) = await judge_replies(reply.turns(), lambda i, t, g: complete(model, i, t, grammar=g))
+        (verdict,) = await judge_replies(reply.turns(), judges)
         seconds.append(time.perf_counter() - started)
         for label in LABELS:
             judged, truth = _judged(verdict, label), getattr(reply, label)
             agreed[label] += judged == truth
             false_yes[label] += judged and not truth
             false_no[label] += truth and not judged
-    return Agreement(model.model, len(replies), agreed, false_yes, false_no, seconds)
+    return Agreement(judge, name, len(replies), agreed, false_yes, false_no, seconds)
 
 
 def _judged(verdict: ReplyVerdict, label: str) -> bool:
     return verdict.relevant if label == "relevant" else verdict.in_character
 
 
-def render(results: list[Agreement], replies: list[LabelledReply]) -> str:
-    counts = {
-        label: (sum(getattr(r, label) for r in replies), sum(not getattr(r, label) for r in replies))
-        for label in LABELS
-    }
+def _counts(replies: list[LabelledReply], label: str) -> str:
+    yes = sum(getattr(r, label) for r in replies)
+    return f"{yes} YES / {len(replies) - yes} NO"
+
+
+def render(results: list[Agreement], sets: dict[str, list[LabelledReply]]) -> str:
+    described = "; ".join(
+        f"`tests/replies/{name}.yaml`, {len(replies)} replies (relevant {_counts(replies, 'relevant')}, "
+        f"in character {_counts(replies, 'in_character')})"
+        for name, replies in sets.items()
+    )
     lines = [
         "## Reply judge against hand labels",
         "",
         "`.venv/bin/python -m bench.reply_judge_agreement`. " + machine_line(),
         "",
-        f"{len(replies)} hand-labelled buyer replies (`tests/replies/labelled.yaml`: relevant "
-        f"{counts['relevant'][0]} YES / {counts['relevant'][1]} NO, in character "
-        f"{counts['in_character'][0]} YES / {counts['in_character'][1]} NO), each judged by "
-        "`quality.reply_judge` with the embedded judge model, greedy. False YES: a reply labelled NO "
-        "that the judge passed; false NO: the reverse. Time: per reply, both questions.",
+        f"Hand-labelled buyer replies: {described}. The judge's two thresholds were fitted on "
+        "`labelled`; `held_out` was written and labelled before the judge saw it. Likelihoods: "
+        "`quality.reply_judge` with the embedded model (relevant: the reply likelier after the rep's "
+        "line than after typical ones; in character: likelier as Dana's than as an assistant's or "
+        "the seller's). Yes/no: the same model asked one question per label, greedy, as the judge "
+        "was before. Both fail a reply the rules of `quality.checks` find echoing the rep, running "
+        "words together or speaking an identifier. False YES: a reply labelled NO that the judge "
+        "passed; false NO: the reverse. Time: per reply, both labels.",
         "",
-        "| judge model | relevant: agreement | false YES / NO | in character: agreement "
+        "| judge | replies | relevant: agreement | false YES / NO | in character: agreement "
         "| false YES / NO | s per reply p50 / max |",
-        "|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|",
         *[
-            f"| {r.model} | {r.share('relevant'):.2f} | {r.false_yes['relevant']} / "
+            f"| {r.judge} | {r.replies} | {r.share('relevant'):.2f} | {r.false_yes['relevant']} / "
             f"{r.false_no['relevant']} | {r.share('in_character'):.2f} | {r.false_yes['in_character']} / "
             f"{r.false_no['in_character']} | {statistics.median(r.seconds_per_reply):.1f} / "
             f"{max(r.seconds_per_reply):.1f} |"
             for r in results
         ],
         "",
-        "Target (issue 13): agreement at least 0.9 per label with the default judge model (qwen2.5-1.5b).",
+        "Target (issue 13): agreement at least 0.9 per label with the default judge model "
+        "(qwen2.5-1.5b), on replies it was not tuned on.",
         "",
     ]
     return "\n".join(lines)
 
 
-async def _measure_all(models: list[str], replies: list[LabelledReply]) -> list[Agreement]:
-    return [
-        await measure(Settings.from_env({**os.environ, "RAPPORT_LOCAL_JUDGE_LLM": model}), replies)
-        for model in models
-    ]
+async def _measure_all(models: list[str], sets: dict[str, list[LabelledReply]]) -> list[Agreement]:
+    results = []
+    for index, model_name in enumerate(models):
+        model = build_llm(
+            Settings.from_env({**os.environ, "RAPPORT_LOCAL_JUDGE_LLM": model_name}), role="judge"
+        )
+        judges = reply_judges(model)
+        ways = [(f"{model.model}: likelihoods", judges)]
+        if index == 0:
+            ways.append((f"{model.model}: yes/no", Judges(judges.ask)))
+        for judge, way in ways:
+            for name, replies in sets.items():
+                results.append(await measure(judge, way, name, replies))
+    return results
 
 
 def main() -> None:
@@ -116,9 +139,9 @@ def main() -> None:
     )
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
-    replies = load_replies()
-    results = asyncio.run(_measure_all(args.models.split(","), replies))
-    text = render(results, replies)
+    sets = {"labelled": load_replies(LABELLED), "held_out": load_replies(HELD_OUT)}
+    results = asyncio.run(_measure_all(args.models.split(","), sets))
+    text = render(results, sets)
     write_section("reply_judge_agreement", text, args.output)
     print(text)
 

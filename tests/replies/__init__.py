@@ -10,9 +10,12 @@ import yaml
 
 from quality.checks import AgentTurn, CallerTurn, Turn
 
-__all__ = ["LABELLED", "LabelledReply", "load_replies"]
+__all__ = ["HELD_OUT", "LABELLED", "LabelledReply", "load_replies"]
 
 LABELLED = Path(__file__).resolve().parent / "labelled.yaml"
+"""The replies the reply judge's thresholds were fitted on."""
+HELD_OUT = LABELLED.with_name("held_out.yaml")
+"""Replies labelled before the judge saw them: what it does on replies it was not tuned on."""
 
 
 @dataclass(frozen=True)
