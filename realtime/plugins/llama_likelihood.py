@@ -54,11 +54,7 @@ def answer_logprob(model: LlamaLLM, messages: Sequence[dict[str, str]], answer: 
         batch = [head[-1], *tail[:-1]]
         if len(batch) > llama.n_batch:
             raise ValueError(f"an answer of {len(tail)} tokens is longer than one batch ({llama.n_batch})")
-        kept = 0
-        for cached, token in zip(llama.input_ids[: llama.n_tokens], head[:-1], strict=False):
-            if cached != token:
-                break
-            kept += 1
+        kept = llama.longest_token_prefix(llama.input_ids[: llama.n_tokens].tolist(), head[:-1])
         llama.n_tokens = kept
         llama.eval(head[kept:-1])
         past = llama.n_tokens
